@@ -1,0 +1,235 @@
+package jwtverify
+
+// CONTRACT FILE: the public surface other packages (middleware, grpcauth,
+// metrics, profiles) are written against. Implementations live in other
+// files of this package. Change a signature here only together with its
+// callers.
+
+import (
+	"context"
+	"time"
+
+	"github.com/m2mauth/m2mauth/jwkscache"
+)
+
+// Reason is the machine-readable cause of a rejection, from a fixed set
+// (safe as a metric label).
+type Reason string
+
+// The fixed set of reasons.
+const (
+	ReasonMalformed         Reason = "malformed"
+	ReasonUnsupportedAlg    Reason = "unsupported_alg"
+	ReasonUnknownKey        Reason = "unknown_key"
+	ReasonBadSignature      Reason = "bad_signature"
+	ReasonExpired           Reason = "expired"
+	ReasonNotYetValid       Reason = "not_yet_valid"
+	ReasonIssuer            Reason = "issuer"
+	ReasonAudience          Reason = "audience"
+	ReasonClient            Reason = "client"
+	ReasonType              Reason = "type"
+	ReasonMissingClaim      Reason = "missing_claim"
+	ReasonKeysUnavailable   Reason = "keys_unavailable"
+	ReasonInsufficientScope Reason = "insufficient_scope"
+)
+
+// RFC 6750 section 3.1 error codes.
+const (
+	CodeInvalidRequest    = "invalid_request"
+	CodeInvalidToken      = "invalid_token"
+	CodeInsufficientScope = "insufficient_scope"
+)
+
+// TypePolicy says which JOSE header "typ" values an issuer accepts.
+type TypePolicy int
+
+const (
+	// TypeDefault accepts "at+jwt" (any case, optional "application/"),
+	// "JWT" (any case) or no typ. Any other typ is refused.
+	TypeDefault TypePolicy = iota
+	// TypeStrictRFC9068 accepts only "at+jwt" (any case, optional
+	// "application/"), as RFC 9068 section 4 requires.
+	TypeStrictRFC9068
+)
+
+// PermissionKind says whether a permission is a delegated scope or an
+// application role (app permission).
+type PermissionKind int
+
+const (
+	// KindScope is a delegated scope (e.g. Entra "scp", OAuth "scope").
+	KindScope PermissionKind = iota + 1
+	// KindRole is an application role / app permission (e.g. Entra
+	// "roles", Auth0 "permissions", Keycloak roles).
+	KindRole
+)
+
+// PermissionClaim says where permissions are read from and what they are.
+// The claim value may be a space-separated string or an array of strings.
+type PermissionClaim struct {
+	// Path is the claim path: one element for a top-level claim ("scp"),
+	// several for nested objects ({"realm_access", "roles"}).
+	Path []string
+	// Kind of the permissions found there.
+	Kind PermissionKind
+}
+
+// IssuerConfig describes one trusted issuer.
+type IssuerConfig struct {
+	// Name identifies the issuer in logs and metric labels. Required,
+	// unique.
+	Name string
+	// Issuer is the exact "iss" value. It may contain the placeholder
+	// "{tenantid}" (Entra multi-tenant): the token's "tid" claim, which must
+	// be a GUID and listed in AllowedTenants (unless
+	// InsecureAllowAnyTenant), is substituted and the result must equal iss
+	// exactly. A key whose Issuer member is set must match too.
+	Issuer string
+	// AllowedTenants lists the tenant IDs accepted when Issuer holds
+	// "{tenantid}".
+	AllowedTenants []string
+	// InsecureAllowAnyTenant accepts any tenant for a "{tenantid}" issuer.
+	// Any tenant of the provider can then mint accepted tokens: you MUST
+	// NOT set it unless another check (ClientIDs) binds callers.
+	InsecureAllowAnyTenant bool
+	// Keys is the key source. Required.
+	Keys jwkscache.KeySource
+	// Audiences: the token's aud must contain one of these exactly.
+	// Required unless InsecureSkipAudienceCheck.
+	Audiences []string
+	// InsecureSkipAudienceCheck disables the audience check. A token minted
+	// for another API of the same issuer is then accepted: you MUST NOT set
+	// it unless ClientIDs binds callers to this API.
+	InsecureSkipAudienceCheck bool
+	// ClientIDs is the allow list of calling applications, matched against
+	// the first present claim of ClientIDClaims. Required unless
+	// AllowAnyClient: an empty list never means "any client".
+	ClientIDs []string
+	// AllowAnyClient accepts every client the issuer issues tokens to.
+	AllowAnyClient bool
+	// ClientIDClaims lists the claims holding the client ID, first present
+	// wins. Default: azp, client_id, appid, cid.
+	ClientIDClaims []string
+	// Algorithms is the exact, case-sensitive allow list (RS256, RS384,
+	// RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA). Required;
+	// "none" and HMAC are refused at construction.
+	Algorithms []string
+	// Leeway for exp, nbf and iat. Zero means 30 s; NoLeeway means none;
+	// capped at 5 minutes.
+	Leeway time.Duration
+	// TokenType is the typ header policy. Default TypeDefault.
+	TokenType TypePolicy
+	// RequiredClaims must be present (any JSON type but null).
+	RequiredClaims []string
+	// Permissions says where scopes and roles are read from. Default:
+	// "scope" and "scp" as KindScope, "roles" and "permissions" as KindRole.
+	Permissions []PermissionClaim
+	// AppOnly classifies a verified token as app-only (client
+	// credentials). Default: idtyp == "app", or gty == "client-credentials",
+	// or sub equals the client ID, or the token carries no delegated scope
+	// claim.
+	AppOnly func(p *Principal) bool
+	// Validate runs provider rules after every generic check passed; a
+	// non-nil error rejects the token (wrap a sentinel such as ErrType or
+	// ErrMissingClaim to choose the reason, default ReasonMissingClaim).
+	Validate func(p *Principal) error
+}
+
+// NoLeeway disables the clock-skew allowance.
+const NoLeeway time.Duration = -1
+
+// CacheConfig bounds the verified-token cache.
+type CacheConfig struct {
+	// Disabled turns the cache off: every Verify checks the signature.
+	Disabled bool
+	// MaxEntries caps the number of cached tokens. Default 10000.
+	MaxEntries int
+	// MaxBytes caps the memory accounted to cached entries. Default 32 MiB.
+	MaxBytes int64
+}
+
+// Config configures a Verifier. It is copied by New.
+type Config struct {
+	// Issuers are the trusted issuers. At least one.
+	Issuers []IssuerConfig
+	// MaxTokenSize is the largest token accepted, in bytes, checked before
+	// any parsing. Default 16384.
+	MaxTokenSize int
+	// Cache configures the verified-token cache.
+	Cache CacheConfig
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Observer receives one event per Verify. Optional.
+	Observer Observer
+}
+
+// VerifyEvent describes one Verify call. It never carries the token or an
+// unverified claim.
+type VerifyEvent struct {
+	// Issuer is the configured name of the issuer, empty when the token
+	// was rejected before an issuer was chosen.
+	Issuer string
+	// Reason is empty on success.
+	Reason Reason
+	// CacheHit reports whether the verified-token cache answered.
+	CacheHit bool
+	// Duration of the call.
+	Duration time.Duration
+	// ClientID is the verified client ID, only on success.
+	ClientID string
+	// Err is the rejection (a *Error), nil on success. For logs only.
+	Err error
+}
+
+// Observer receives verification events. Implementations must be safe for
+// concurrent use and fast: they run on the request path.
+type Observer interface {
+	ObserveVerify(ev *VerifyEvent)
+}
+
+// DecisionEvent describes one authorization decision of an adapter.
+type DecisionEvent struct {
+	// Transport is "http", "echo" or "grpc".
+	Transport string
+	// Result is one of DecisionAllowed, DecisionUnauthenticated,
+	// DecisionForbidden, DecisionInvalidRequest, DecisionUnavailable,
+	// DecisionSkipped.
+	Result string
+	// Reason is the rejection reason, empty when allowed.
+	Reason Reason
+	// Issuer is the configured issuer name when known.
+	Issuer string
+	// ClientID is the verified client ID when the token verified.
+	ClientID string
+	// Missing lists the missing permissions on DecisionForbidden.
+	Missing []string
+}
+
+// Decision results.
+const (
+	DecisionAllowed         = "allowed"
+	DecisionUnauthenticated = "unauthenticated"
+	DecisionForbidden       = "forbidden"
+	DecisionInvalidRequest  = "invalid_request"
+	DecisionUnavailable     = "unavailable"
+	DecisionSkipped         = "skipped"
+)
+
+// DecisionObserver receives adapter decisions. Implementations must be safe
+// for concurrent use and fast.
+type DecisionObserver interface {
+	ObserveDecision(ev *DecisionEvent)
+}
+
+type ctxKey struct{}
+
+// NewContext returns a copy of ctx carrying p. Every adapter uses it.
+func NewContext(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, ctxKey{}, p)
+}
+
+// FromContext returns the Principal stored by an adapter, if any.
+func FromContext(ctx context.Context) (*Principal, bool) {
+	p, ok := ctx.Value(ctxKey{}).(*Principal)
+	return p, ok && p != nil
+}
