@@ -184,7 +184,7 @@ type VerifyEvent struct {
 // Observer receives verification events. Implementations must be safe for
 // concurrent use and fast: they run on the request path.
 type Observer interface {
-	ObserveVerify(ev *VerifyEvent)
+	ObserveVerify(ev VerifyEvent)
 }
 
 // DecisionEvent describes one authorization decision of an adapter.
@@ -218,7 +218,7 @@ const (
 // DecisionObserver receives adapter decisions. Implementations must be safe
 // for concurrent use and fast.
 type DecisionObserver interface {
-	ObserveDecision(ev *DecisionEvent)
+	ObserveDecision(ev DecisionEvent)
 }
 
 type ctxKey struct{}
