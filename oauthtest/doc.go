@@ -1,0 +1,37 @@
+// Package oauthtest is an in-process OAuth 2.0 authorization server for
+// tests, in the spirit of net/http/httptest. It listens on 127.0.0.1 and
+// serves:
+//
+//   - OpenID discovery at Issuer()+"/.well-known/openid-configuration" and
+//     RFC 8414 metadata at URL()+"/.well-known/oauth-authorization-server"
+//     plus the issuer path (an issuer may carry a path, as Entra ID's
+//     "https://login.microsoftonline.com/{tenant}/v2.0" does);
+//   - a JWKS at JWKSURL() with a configurable Cache-Control header;
+//   - a token endpoint (TokenURL()) implementing the client credentials grant
+//     of RFC 6749 section 4.4 with client_secret_basic and
+//     client_secret_post, the scope, audience and resource (RFC 8707)
+//     parameters, and RFC 6749 section 5.2 errors.
+//
+// Tokens are RFC 9068 JWT access tokens ("typ": "at+jwt") signed with RS256,
+// RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 or EdDSA keys, using
+// only the standard library. Keys can be added, rotated and removed while
+// the server runs. Mint builds tokens directly, with any header or claim
+// overridden, signed by a published or an untrusted key, or from raw bytes,
+// so tests can build hostile tokens. SetFault makes the discovery, JWKS or
+// token endpoint fail (status, delay, malformed, truncated or oversized
+// body) and Requests counts what each endpoint received.
+//
+// Typical use in a test:
+//
+//	func TestAPI(t *testing.T) {
+//		is := oauthtest.NewT(t, oauthtest.WithKeyAlgs("ES256"))
+//		is.RegisterClient(oauthtest.Client{ID: "svc", Secret: "s3cret",
+//			Scopes: []string{"read"}, Audiences: []string{"https://api.example.test"}})
+//		tok := is.MintT(t, oauthtest.WithClient("svc"))
+//		expired := is.MintT(t, oauthtest.WithLifetime(-time.Minute))
+//		// configure the verifier with is.Issuer() (discovery) or is.JWKSURL()
+//		_, _ = tok, expired
+//	}
+//
+// Every method of Server is safe for concurrent use.
+package oauthtest
