@@ -3,6 +3,7 @@ module github.com/m2mauth/m2mauth
 go 1.26.0
 
 require (
+	cloud.google.com/go/compute/metadata v0.9.0 // indirect
 	github.com/decred/dcrd/dcrec/secp256k1/v4 v4.4.1 // indirect
 	github.com/goccy/go-json v0.11.2 // indirect
 	github.com/google/go-cmp v0.7.0 // indirect
