@@ -12,7 +12,6 @@ package main
 
 import (
 	"context"
-	"crypto"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -190,7 +189,7 @@ func mintTokens(f *fixture.Fixture, n int) ([]string, error) {
 	out := make([]string, n)
 	for i := range out {
 		var err error
-		out[i], err = fixture.Sign(f.Alg, f.KID, f.Priv.(crypto.Signer),
+		out[i], err = fixture.Sign(f.Alg, f.KID, f.Priv,
 			fixture.Claims(fixture.ClientIDOf(i), fmt.Sprintf("load-%04d", i)))
 		if err != nil {
 			return nil, err
