@@ -13,7 +13,7 @@ type Fault struct {
 	// real one unless Body is set (a client must not trust a non-2xx body).
 	Status int
 	// Delay holds the answer this long. A cancelled request or Close ends
-	// the wait, and then no answer is written.
+	// the wait, and then the connection is cut without an answer.
 	Delay time.Duration
 	// Wait, when non-nil, holds the answer until the channel is closed (after
 	// Delay), so tests can release held requests without timing. A

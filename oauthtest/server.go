@@ -445,7 +445,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	f := s.faults[e]
 	s.mu.RUnlock()
 	if f != nil && !s.wait(r, f) {
-		return
+		// Cut the connection without an answer (net/http does not log this).
+		panic(http.ErrAbortHandler)
 	}
 	resp := serve(r)
 	if f != nil {
