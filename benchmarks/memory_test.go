@@ -52,11 +52,12 @@ func BenchmarkCacheMemory(b *testing.B) {
 		}
 		cfg.Issuers[0].ClientIDs = nil
 		cfg.Issuers[0].AllowAnyClient = true
+		// Measured before New, so the cache's slot table counts too.
+		before := heapInUse()
 		v, err := m2m.NewFromConfig(cfg)
 		if err != nil {
 			b.Skip(err)
 		}
-		before := heapInUse()
 		toks := make([]string, n)
 		var tokBytes int
 		for i := range toks {
@@ -79,13 +80,17 @@ func BenchmarkCacheMemory(b *testing.B) {
 		after := heapInUse()
 		st := v.CacheStats()
 		// n minted tokens plus the fixture token verified by NewFromConfig.
-		if st.Entries != int64(n+1) || st.Evictions != 0 {
-			b.Fatalf("cache holds %d entries (%d evicted), want %d", st.Entries, st.Evictions, n+1)
+		// The cache is set-associative: a full probe window evicts even
+		// below MaxEntries, so a few evictions are expected; the figures
+		// are per entry actually held.
+		if st.Entries < int64(n)*99/100 {
+			b.Fatalf("cache holds %d entries (%d evicted), want about %d", st.Entries, st.Evictions, n+1)
 		}
-		b.ReportMetric(float64(int64(after)-int64(before))/float64(n), "heap-B/entry")
+		b.ReportMetric(float64(int64(after)-int64(before))/float64(st.Entries), "heap-B/entry")
 		b.ReportMetric(float64(st.Bytes)/float64(st.Entries), "accounted-B/entry")
 		b.ReportMetric(float64(tokBytes)/float64(n), "token-B")
-		b.ReportMetric(float64(n), "entries")
+		b.ReportMetric(float64(st.Entries), "entries")
+		b.ReportMetric(float64(st.Evictions), "evictions")
 		runtime.KeepAlive(v)
 		b.StartTimer()
 	}

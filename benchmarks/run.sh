@@ -74,8 +74,16 @@ echo "run.sh: load test" >&2
 	-out "$RES/load.json" | tee "$RES/load.txt" >&2
 cut -d' ' -f1-3 /proc/loadavg >"$RES/loadavg-after.txt"
 
-"$BENCHSTAT" -filter '.name:(Verify OR VerifyParallel)' -col /lib "$RES/bench.txt" >"$RES/benchstat-verify.txt" 2>&1 || true
-"$BENCHSTAT" -filter '.name:(HTTP OR HTTPParallel)' -col /mw "$RES/bench.txt" >>"$RES/benchstat-verify.txt" 2>&1 || true
+{
+	echo "# Every benchmark, time per op (median ± 95% CI)"
+	"$BENCHSTAT" -filter '.unit:sec/op' "$RES/bench.txt"
+	echo
+	echo "# m2mauth cold vs raw, per algorithm and mode"
+	"$BENCHSTAT" -filter '.unit:sec/op /lib:(raw OR m2mauth-cold)' -col /lib "$RES/bench.txt"
+	echo
+	echo "# Middleware vs none"
+	"$BENCHSTAT" -filter '.unit:sec/op /mw:(none OR m2mauth OR auth0v2)' -col /mw "$RES/bench.txt"
+} >"$RES/benchstat-verify.txt" 2>&1 || true
 "$BENCHSTAT" -col /gomaxprocs "$RES/scaling.txt" >"$RES/benchstat-scaling.txt" 2>&1 || true
 
 notes=()

@@ -369,7 +369,7 @@ func main() {
 	p("- Ratios use medians; benchstat's tables below give the spread (± is the 95%% confidence interval).\n\n")
 
 	if s := rd("benchstat-verify.txt"); s != "" {
-		p("## benchstat: verify and HTTP (columns per library / middleware)\n\n```\n%s\n```\n\n", s)
+		p("## benchstat\n\n```\n%s\n```\n\n", s)
 	}
 	if s := rd("benchstat-scaling.txt"); s != "" {
 		p("## benchstat: hot path -cpu 1,2\n\n```\n%s\n```\n\n", s)
