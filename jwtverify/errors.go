@@ -1,0 +1,160 @@
+package jwtverify
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Error is every rejection of this package. Its message is safe to log: it
+// never contains the token, and attacker-controlled text is quoted and
+// truncated.
+type Error struct {
+	// Reason is the machine-readable cause, from a fixed set.
+	Reason Reason
+	// Issuer is the configured issuer name, when chosen.
+	Issuer string
+	// Detail is a safe-to-log explanation (attacker text quoted, truncated).
+	Detail string
+	// Required lists the permissions a failed Requirement asks for.
+	Required []string
+	// Missing lists the permissions the Principal lacked.
+	Missing []string
+	// Err is the cause.
+	Err error
+}
+
+// Error returns "jwtverify: <reason>[ (issuer "<name>")][: detail][: cause]".
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("jwtverify: ")
+	b.WriteString(string(e.Reason))
+	if e.Issuer != "" {
+		b.WriteString(" (issuer ")
+		b.WriteString(strconv.Quote(e.Issuer))
+		b.WriteString(")")
+	}
+	if e.Detail != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Detail)
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is reports whether target is an *Error with the same Reason, so that
+// errors.Is(err, ErrExpired) matches every expiry rejection.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t != nil && t.Reason == e.Reason
+}
+
+// Sentinels, one per reason: errors.Is(err, ErrExpired).
+var (
+	ErrMalformed         = &Error{Reason: ReasonMalformed}
+	ErrUnsupportedAlg    = &Error{Reason: ReasonUnsupportedAlg}
+	ErrUnknownKey        = &Error{Reason: ReasonUnknownKey}
+	ErrBadSignature      = &Error{Reason: ReasonBadSignature}
+	ErrExpired           = &Error{Reason: ReasonExpired}
+	ErrNotYetValid       = &Error{Reason: ReasonNotYetValid}
+	ErrIssuer            = &Error{Reason: ReasonIssuer}
+	ErrAudience          = &Error{Reason: ReasonAudience}
+	ErrClient            = &Error{Reason: ReasonClient}
+	ErrType              = &Error{Reason: ReasonType}
+	ErrMissingClaim      = &Error{Reason: ReasonMissingClaim}
+	ErrKeysUnavailable   = &Error{Reason: ReasonKeysUnavailable}
+	ErrInsufficientScope = &Error{Reason: ReasonInsufficientScope}
+)
+
+// Reasons returns the fixed set of reasons (a new slice each call).
+func Reasons() []Reason {
+	return []Reason{
+		ReasonMalformed, ReasonUnsupportedAlg, ReasonUnknownKey, ReasonBadSignature,
+		ReasonExpired, ReasonNotYetValid, ReasonIssuer, ReasonAudience, ReasonClient,
+		ReasonType, ReasonMissingClaim, ReasonKeysUnavailable, ReasonInsufficientScope,
+	}
+}
+
+// ReasonOf returns the Reason of err: the Reason of the first *Error in its
+// chain, ReasonMalformed for any other non-nil error, and "" for nil.
+func ReasonOf(err error) Reason {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) && e.Reason != "" {
+		return e.Reason
+	}
+	return ReasonMalformed
+}
+
+// Code returns the RFC 6750 error code for r: invalid_token for every token
+// problem, insufficient_scope, or "" for keys_unavailable (a server
+// condition, 503).
+func (r Reason) Code() string {
+	switch r {
+	case ReasonInsufficientScope:
+		return CodeInsufficientScope
+	case ReasonKeysUnavailable:
+		return ""
+	default:
+		return CodeInvalidToken
+	}
+}
+
+// Fixed client-facing descriptions (RFC 6750 error_description). They never
+// depend on the token.
+const (
+	descInvalidToken      = "The access token is invalid"
+	descExpired           = "The access token expired"
+	descInsufficientScope = "The access token lacks the permissions this request requires"
+	descUnavailable       = "The access token cannot be verified at the moment"
+)
+
+// Description returns the fixed client-facing error_description for r:
+// one text per code, except "The access token expired" for ReasonExpired.
+func (r Reason) Description() string {
+	switch r {
+	case ReasonExpired:
+		return descExpired
+	case ReasonInsufficientScope:
+		return descInsufficientScope
+	case ReasonKeysUnavailable:
+		return descUnavailable
+	default:
+		return descInvalidToken
+	}
+}
+
+// maxQuoted bounds attacker text copied into error details.
+const maxQuoted = 64
+
+// quote returns s quoted with %q semantics, truncated to maxQuoted bytes on a
+// rune boundary (with "..." appended when cut).
+func quote(s string) string {
+	if len(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	cut := maxQuoted
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "..."
+}
+
+// quoteBytes is quote for bytes.
+func quoteBytes(b []byte) string {
+	if len(b) > maxQuoted+4 {
+		b = b[:maxQuoted+4]
+	}
+	return quote(string(b))
+}
+
+func newErr(r Reason, detail string) *Error { return &Error{Reason: r, Detail: detail} }

@@ -1,0 +1,181 @@
+package jwtverify
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+)
+
+// Principal is the verified identity of a caller. It is immutable: one
+// cached Principal serves many concurrent requests, so getters return
+// copies. It keeps the raw claims document (for Claim and DecodeClaim) and
+// a few compact fields whose strings share the document's memory.
+type Principal struct {
+	raw        string // the claims JSON, never modified
+	issuerName string
+	iss        string
+	sub        string
+	clientID   string
+	tid        string
+	jti        string
+	aud        []string
+	scopes     []string // merged, sorted, deduplicated
+	delegated  []string // sorted, deduplicated
+	roles      []string // sorted, deduplicated
+	exp, iat   int64    // microseconds since the epoch
+	hasIat     bool
+	appOnly    bool
+}
+
+// Issuer returns the token's iss claim.
+func (p *Principal) Issuer() string { return p.iss }
+
+// IssuerName returns the configured name of the issuer that verified the
+// token (safe as a metric label).
+func (p *Principal) IssuerName() string { return p.issuerName }
+
+// Subject returns the sub claim ("" when absent).
+func (p *Principal) Subject() string { return p.sub }
+
+// ClientID returns the calling application: the first present claim of the
+// issuer's ClientIDClaims ("" when absent and any client is allowed).
+func (p *Principal) ClientID() string { return p.clientID }
+
+// TenantID returns the tid claim ("" when absent).
+func (p *Principal) TenantID() string { return p.tid }
+
+// Audiences returns a copy of the aud claim as a list.
+func (p *Principal) Audiences() []string { return slices.Clone(p.aud) }
+
+// Scopes returns a copy of the merged permission set (delegated scopes and
+// app roles), sorted and deduplicated.
+func (p *Principal) Scopes() []string { return slices.Clone(p.scopes) }
+
+// DelegatedScopes returns a copy of the delegated scopes, sorted.
+func (p *Principal) DelegatedScopes() []string { return slices.Clone(p.delegated) }
+
+// Roles returns a copy of the app roles, sorted.
+func (p *Principal) Roles() []string { return slices.Clone(p.roles) }
+
+func has(set []string, v string) bool {
+	_, ok := slices.BinarySearch(set, v)
+	return ok
+}
+
+// Has reports whether perm is in the merged set (scope or role).
+func (p *Principal) Has(perm string) bool { return p != nil && has(p.scopes, perm) }
+
+// HasAll reports whether every perm is in the merged set (true for none).
+func (p *Principal) HasAll(perms ...string) bool {
+	for _, s := range perms {
+		if !p.Has(s) {
+			return false
+		}
+	}
+	return p != nil
+}
+
+// HasAny reports whether at least one perm is in the merged set.
+func (p *Principal) HasAny(perms ...string) bool {
+	for _, s := range perms {
+		if p.Has(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// HasScope reports whether s is a delegated scope.
+func (p *Principal) HasScope(s string) bool { return p != nil && has(p.delegated, s) }
+
+// HasRole reports whether r is an app role.
+func (p *Principal) HasRole(r string) bool { return p != nil && has(p.roles, r) }
+
+// AppOnly reports whether the token was classified as app-only (client
+// credentials), by the issuer's AppOnly function or the default heuristic.
+func (p *Principal) AppOnly() bool { return p.appOnly }
+
+// ExpiresAt returns the exp claim.
+func (p *Principal) ExpiresAt() time.Time { return time.UnixMicro(p.exp) }
+
+// IssuedAt returns the iat claim, or the zero Time when absent.
+func (p *Principal) IssuedAt() time.Time {
+	if !p.hasIat {
+		return time.Time{}
+	}
+	return time.UnixMicro(p.iat)
+}
+
+// TokenID returns the jti claim ("" when absent).
+func (p *Principal) TokenID() string { return p.jti }
+
+func (p *Principal) doc() []byte { return stringBytes(p.raw) }
+
+func (p *Principal) member(name string) (jval, bool) {
+	return lookupMember(p.doc(), jval{start: 0, end: len(p.raw), kind: kindObject}, name)
+}
+
+// Claim returns a copy of the raw JSON of the top-level claim name.
+func (p *Principal) Claim(name string) (json.RawMessage, bool) {
+	v, ok := p.member(name)
+	if !ok {
+		return nil, false
+	}
+	if v.kind == kindString {
+		return json.RawMessage(p.raw[v.start-1 : v.end+1]), true
+	}
+	return json.RawMessage(p.raw[v.start:v.end]), true
+}
+
+// StringClaim returns the top-level claim name when it is a JSON string.
+func (p *Principal) StringClaim(name string) (string, bool) {
+	v, ok := p.member(name)
+	if !ok || v.kind != kindString {
+		return "", false
+	}
+	return stringOf(p.raw, v), true
+}
+
+// DecodeClaim unmarshals the top-level claim name into v with
+// encoding/json. It returns an error wrapping ErrMissingClaim when absent.
+func (p *Principal) DecodeClaim(name string, v any) error {
+	raw, ok := p.Claim(name)
+	if !ok {
+		return &Error{Reason: ReasonMissingClaim, Detail: "claim " + quote(name)}
+	}
+	return json.Unmarshal(raw, v)
+}
+
+// RawClaims returns a copy of the verified claims JSON.
+func (p *Principal) RawClaims() []byte { return []byte(p.raw) }
+
+// String returns a safe summary: issuer name, client, subject and
+// permissions, never the token.
+func (p *Principal) String() string {
+	if p == nil {
+		return "jwtverify.Principal(nil)"
+	}
+	var b strings.Builder
+	b.WriteString("jwtverify.Principal{issuer=")
+	b.WriteString(strconv.Quote(p.issuerName))
+	b.WriteString(" client=")
+	b.WriteString(quote(p.clientID))
+	b.WriteString(" subject=")
+	b.WriteString(quote(p.sub))
+	b.WriteString(" app_only=")
+	b.WriteString(strconv.FormatBool(p.appOnly))
+	b.WriteString(" scopes=")
+	b.WriteString(quote(strings.Join(p.scopes, " ")))
+	b.WriteString("}")
+	return b.String()
+}
+
+// size estimates the memory held by p (for the cache's byte bound).
+func (p *Principal) size() int64 {
+	n := int64(unsafe.Sizeof(*p)) + int64(len(p.raw))
+	n += int64(16 * (len(p.aud) + len(p.scopes) + len(p.delegated) + len(p.roles)))
+	return n
+}
