@@ -1,0 +1,171 @@
+package jwkscache
+
+import "time"
+
+// Observer receives a Cache's events, for metrics and logs. Events are
+// values; the slices they hold must not be modified. Implementations must
+// be safe for concurrent use and fast: FetchDone runs on the fetch's
+// goroutine before waiting lookups are released, UnknownKID on the
+// caller's goroutine. Every label-worthy field (Source, Cause, Class,
+// Outcome, SkipReason) comes from a fixed set or from configuration, never
+// from a token.
+type Observer interface {
+	// FetchDone reports every fetch attempt, successful or not.
+	FetchDone(FetchEvent)
+	// UnknownKID reports every lookup that missed the current key set
+	// (or found none) and what the miss did.
+	UnknownKID(UnknownKIDEvent)
+}
+
+// ObserverFuncs adapts functions to Observer; nil fields are skipped.
+type ObserverFuncs struct {
+	OnFetch      func(FetchEvent)
+	OnUnknownKID func(UnknownKIDEvent)
+}
+
+var _ Observer = ObserverFuncs{}
+
+// FetchDone implements Observer.
+func (o ObserverFuncs) FetchDone(e FetchEvent) {
+	if o.OnFetch != nil {
+		o.OnFetch(e)
+	}
+}
+
+// UnknownKID implements Observer.
+func (o ObserverFuncs) UnknownKID(e UnknownKIDEvent) {
+	if o.OnUnknownKID != nil {
+		o.OnUnknownKID(e)
+	}
+}
+
+// FetchCause says why a fetch ran.
+type FetchCause string
+
+// Fetch causes.
+const (
+	// CauseScheduled: the background refresh (the first fetch at start-up,
+	// the refresh before expiry, and retries after failures).
+	CauseScheduled FetchCause = "scheduled"
+	// CauseUnknownKID: a lookup missed and the rate limit allowed a
+	// refresh.
+	CauseUnknownKID FetchCause = "unknown_kid"
+	// CauseForced: Refresh was called.
+	CauseForced FetchCause = "forced"
+)
+
+// ErrorClass classifies a fetch result; a fixed set, safe as a metric
+// label.
+type ErrorClass string
+
+// Fetch result classes.
+const (
+	// ClassOK: the fetch succeeded and replaced the key set.
+	ClassOK ErrorClass = "ok"
+	// ClassNetwork: connection or read error.
+	ClassNetwork ErrorClass = "network"
+	// ClassTimeout: the per-fetch timeout (FetchTimeout) expired.
+	ClassTimeout ErrorClass = "timeout"
+	// ClassStatus: the answer's status was not 200.
+	ClassStatus ErrorClass = "http_status"
+	// ClassTooLarge: the answer exceeded MaxResponseBytes.
+	ClassTooLarge ErrorClass = "too_large"
+	// ClassRedirect: a redirect to another origin or from https to http
+	// was refused.
+	ClassRedirect ErrorClass = "redirect"
+	// ClassMalformed: the JWK Set document was not valid.
+	ClassMalformed ErrorClass = "malformed"
+	// ClassNoUsableKeys: the document parsed but no key was usable.
+	ClassNoUsableKeys ErrorClass = "no_usable_keys"
+	// ClassDiscovery: the issuer metadata was unusable (issuer mismatch,
+	// no or bad jwks_uri).
+	ClassDiscovery ErrorClass = "discovery"
+	// ClassInsecureURL: a discovered jwks_uri used http for a non-loopback
+	// host without InsecureAllowHTTP.
+	ClassInsecureURL ErrorClass = "insecure_url"
+	// ClassClosed: the cache was closed (or its context cancelled) during
+	// the fetch.
+	ClassClosed ErrorClass = "closed"
+)
+
+// FetchEvent reports one fetch attempt (discovery, when needed, included).
+type FetchEvent struct {
+	// Source is the cache's configured name.
+	Source string
+	// Cause is why the fetch ran.
+	Cause FetchCause
+	// Duration is the fetch's duration by the cache's clock.
+	Duration time.Duration
+	// Class is ClassOK on success, else the failure class.
+	Class ErrorClass
+	// Err is the failure (a *FetchError), nil on success. For logs only.
+	Err error
+	// Keys is the number of usable keys in the new set (0 on failure).
+	Keys int
+	// Skipped lists the JWKs left out of the fetched document and why
+	// (filled on success and on ClassNoUsableKeys).
+	Skipped []Skipped
+	// Generation is the new set's generation on success, else the
+	// generation still served (0 when none).
+	Generation uint64
+	// NextRefresh is when the next scheduled fetch is due.
+	NextRefresh time.Time
+}
+
+// UnknownKIDOutcome says what a lookup miss did.
+type UnknownKIDOutcome string
+
+// Lookup miss outcomes.
+const (
+	// UnknownKIDFetched: the miss started a refresh.
+	UnknownKIDFetched UnknownKIDOutcome = "fetched"
+	// UnknownKIDShared: the miss waited for a fetch already in flight.
+	UnknownKIDShared UnknownKIDOutcome = "shared"
+	// UnknownKIDRateLimited: the cooldown (or the floor after the last
+	// fetch) refused a refresh; the lookup failed fast.
+	UnknownKIDRateLimited UnknownKIDOutcome = "rate_limited"
+	// UnknownKIDTooLong: the kid was longer than MaxKIDLength; no fetch.
+	UnknownKIDTooLong UnknownKIDOutcome = "kid_too_long"
+	// UnknownKIDClosed: the cache is closed; no fetch.
+	UnknownKIDClosed UnknownKIDOutcome = "closed"
+)
+
+// UnknownKIDEvent reports one lookup miss. It never carries the kid: that
+// value comes from an unverified token.
+type UnknownKIDEvent struct {
+	// Source is the cache's configured name.
+	Source string
+	// Outcome is what the miss did.
+	Outcome UnknownKIDOutcome
+	// Found reports whether the lookup found the kid after all (after the
+	// refresh it started or shared).
+	Found bool
+}
+
+// Stats is a snapshot of a Cache's state, for gauges and health checks.
+type Stats struct {
+	// Source is the cache's configured name.
+	Source string
+	// Usable reports whether a usable key set is served (Current() != nil).
+	Usable bool
+	// Generation of the served set (0 before the first success).
+	Generation uint64
+	// Keys is the number of keys served (0 when not usable).
+	Keys int
+	// LastSuccess is when the last successful fetch completed (zero if
+	// none).
+	LastSuccess time.Time
+	// LastAttempt is when the last fetch attempt completed (zero if none).
+	LastAttempt time.Time
+	// LastClass is the class of the last attempt ("" before any).
+	LastClass ErrorClass
+	// LastError is the last attempt's error, nil when it succeeded.
+	LastError error
+	// ConsecutiveFailures counts failed fetches since the last success.
+	ConsecutiveFailures int
+	// Age is the age of the keys served (now minus LastSuccess), 0 before
+	// the first success.
+	Age time.Duration
+	// NextRefresh is when the next scheduled fetch is due.
+	NextRefresh time.Time
+}
