@@ -109,6 +109,65 @@ func (bs *benchSet) get(name, unit string, procs int) (float64, int) {
 	return median(vals), len(vals)
 }
 
+// ratio returns the median over rounds of name's ns/op divided by base's
+// ns/op in the same round (run.sh runs every benchmark once per round, so
+// sample i of each benchmark comes from round i: pairing cancels slow
+// changes of the machine's load). With unequal sample counts it falls back
+// to the ratio of the medians.
+func (bs *benchSet) ratio(name, base string) float64 {
+	a, b := bs.samples(name, "ns/op"), bs.samples(base, "ns/op")
+	if len(a) == 0 || len(b) == 0 {
+		return math.NaN()
+	}
+	if len(a) != len(b) {
+		return median(a) / median(b)
+	}
+	r := make([]float64, len(a))
+	for i := range a {
+		r[i] = a[i] / b[i]
+	}
+	return median(r)
+}
+
+// diff is ratio's counterpart for differences of ns/op (overheads).
+func (bs *benchSet) diff(name, base string) float64 {
+	a, b := bs.samples(name, "ns/op"), bs.samples(base, "ns/op")
+	if len(a) == 0 || len(b) == 0 {
+		return math.NaN()
+	}
+	if len(a) != len(b) {
+		return median(a) - median(b)
+	}
+	d := make([]float64, len(a))
+	for i := range a {
+		d[i] = a[i] - b[i]
+	}
+	return median(d)
+}
+
+// samples returns unit of every sample of name (any procs), in file order.
+func (bs *benchSet) samples(name, unit string) []float64 {
+	if bs == nil {
+		return nil
+	}
+	var out []float64
+	for _, full := range bs.order {
+		base := full
+		if m := procsRE.FindStringSubmatch(full); m != nil {
+			base = strings.TrimSuffix(full, m[0])
+		}
+		if base != name {
+			continue
+		}
+		for _, s := range bs.byName[full] {
+			if v, ok := s[unit]; ok {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
 func median(v []float64) float64 {
 	if len(v) == 0 {
 		return math.NaN()
@@ -202,7 +261,7 @@ func main() {
 	for _, alg := range algs {
 		raw, _ := bench.get("BenchmarkVerify/alg="+alg+"/lib=raw", "ns/op", 0)
 		cold, _ := bench.get("BenchmarkVerify/alg="+alg+"/lib=m2mauth-cold", "ns/op", 0)
-		r := cold / raw
+		r := bench.ratio("BenchmarkVerify/alg="+alg+"/lib=m2mauth-cold", "BenchmarkVerify/alg="+alg+"/lib=raw")
 		ts = append(ts, target{"Cold verify " + alg + " (cache off) vs raw", fmt.Sprintf("≤ %.2fx", targetColdRatio),
 			fmt.Sprintf("%.3fx (%s vs %s)", r, dur(cold), dur(raw)), verdict(r <= targetColdRatio, !math.IsNaN(r))})
 	}
@@ -223,7 +282,7 @@ func main() {
 	{
 		none, _ := bench.get("BenchmarkHTTP/alg=RS256/mw=none", "ns/op", 0)
 		m, _ := bench.get("BenchmarkHTTP/alg=RS256/mw=m2mauth", "ns/op", 0)
-		d := m - none
+		d := bench.diff("BenchmarkHTTP/alg=RS256/mw=m2mauth", "BenchmarkHTTP/alg=RS256/mw=none")
 		ts = append(ts, target{"Middleware overhead per whole request (serial)", fmt.Sprintf("≤ %.1f µs", targetOverheadNs/1000),
 			fmt.Sprintf("%s (%s vs %s)", dur(d), dur(m), dur(none)), verdict(d <= targetOverheadNs, !math.IsNaN(d))})
 	}
@@ -266,10 +325,9 @@ func main() {
 			title = "## Verify one token, parallel (`BenchmarkVerifyParallel`, `b.RunParallel`, GOMAXPROCS=2)\n\n"
 		}
 		p("%s", title)
-		p("Time per verification (median of the -count samples), its ratio to `raw` of the same algorithm and mode, bytes and allocations per verification.\n\n")
+		p("Time per verification (median of the -count samples), its ratio to `raw` of the same algorithm and mode (median of the per-round ratios), bytes and allocations per verification.\n\n")
 		p("| alg | lib | time/op | × raw | B/op | allocs/op |\n|---|---|---:|---:|---:|---:|\n")
 		for _, alg := range algs {
-			raw, _ := bench.get(top+"/alg="+alg+"/lib=raw", "ns/op", 0)
 			for _, lib := range libs {
 				name := top + "/alg=" + alg + "/lib=" + lib
 				ns, n := bench.get(name, "ns/op", 0)
@@ -279,7 +337,7 @@ func main() {
 				}
 				bop, _ := bench.get(name, "B/op", 0)
 				al, _ := bench.get(name, "allocs/op", 0)
-				p("| %s | %s | %s | %.3fx | %.0f | %.0f |\n", alg, lib, dur(ns), ns/raw, bop, al)
+				p("| %s | %s | %s | %.3fx | %.0f | %.0f |\n", alg, lib, dur(ns), bench.ratio(name, top+"/alg="+alg+"/lib=raw"), bop, al)
 			}
 		}
 		p("\n")
@@ -294,7 +352,6 @@ func main() {
 		if top == "BenchmarkHTTPParallel" {
 			mode = "parallel"
 		}
-		none, _ := bench.get(top+"/alg=RS256/mw=none", "ns/op", 0)
 		for _, mw := range mws {
 			name := top + "/alg=RS256/mw=" + mw
 			ns, n := bench.get(name, "ns/op", 0)
@@ -304,7 +361,7 @@ func main() {
 			}
 			bop, _ := bench.get(name, "B/op", 0)
 			al, _ := bench.get(name, "allocs/op", 0)
-			p("| %s | %s | %s | %s | %.2fx | %.0f | %.0f |\n", mode, mw, dur(ns), dur(ns-none), ns/none, bop, al)
+			p("| %s | %s | %s | %s | %.2fx | %.0f | %.0f |\n", mode, mw, dur(ns), dur(bench.diff(name, top+"/alg=RS256/mw=none")), bench.ratio(name, top+"/alg=RS256/mw=none"), bop, al)
 		}
 	}
 	p("\n")
@@ -366,7 +423,7 @@ func main() {
 	p("- `raw` is the limit: SHA-256 of the signing input and `rsa.VerifyPKCS1v15` / `ecdsa.Verify` (r, s taken from the JOSE r||s form) / `ed25519.Verify`, on a signature decoded beforehand; no parsing, no claims.\n")
 	p("- Every other verifier does the same checks (`benchmarks/internal/peers`): one algorithm, one key, iss, aud, exp/nbf/iat with 30 s leeway, and the client (azp) against a 64-entry allow list after decoding azp, roles, tid and ver. go-oidc's `Verify` is followed by `IDToken.Claims` to read them. auth0 v2 and v3 use their `validator` with custom claims.\n")
 	p("- `m2mauth-cold` is `jwtverify.Verifier.Verify` with `CacheConfig{Disabled: true}`; `m2mauth-hot` repeats one token through the default cache (the hits are checked).\n")
-	p("- Ratios use medians; benchstat's tables below give the spread (± is the 95%% confidence interval).\n\n")
+	p("- run.sh runs every benchmark once per round, COUNT rounds, so load changes on the shared machine hit every library alike; a ratio is the median of the per-round ratios (each benchmark against the baseline of the same round), a time the median of the samples. benchstat's tables below give the spread (± is the 95%% confidence interval, shown from 6 samples up).\n\n")
 
 	if s := rd("benchstat-verify.txt"); s != "" {
 		p("## benchstat\n\n```\n%s\n```\n\n", s)
