@@ -197,3 +197,21 @@ func compact(k *key, hdrAlg string, header, payload []byte, sigFn func(string, [
 	sb.WriteString(b64.EncodeToString(sig))
 	return sb.String(), nil
 }
+
+// PublicJWK returns the public JWK members of pub (*rsa.PublicKey,
+// *ecdsa.PublicKey or ed25519.PublicKey) as the server publishes them: kty,
+// the key material, "kid" (the RFC 7638 SHA-256 thumbprint), "use": "sig"
+// and "alg" (omitted when alg is ""). It is for tests that build JWKS
+// documents by hand; marshal the map with encoding/json.
+func PublicJWK(pub crypto.PublicKey, alg string) (map[string]any, error) {
+	m, thumb, err := publicJWK(pub)
+	if err != nil {
+		return nil, err
+	}
+	m["kid"] = thumb
+	m["use"] = "sig"
+	if alg != "" {
+		m["alg"] = alg
+	}
+	return m, nil
+}
