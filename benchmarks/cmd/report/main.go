@@ -92,7 +92,8 @@ func (bs *benchSet) get(name, unit string, procs int) (float64, int) {
 	}
 	var vals []float64
 	for full, ss := range bs.byName {
-		base, p := full, 0
+		// go test omits the suffix when GOMAXPROCS is 1.
+		base, p := full, 1
 		if m := procsRE.FindStringSubmatch(full); m != nil {
 			base = strings.TrimSuffix(full, m[0])
 			p, _ = strconv.Atoi(m[1])
