@@ -1,0 +1,34 @@
+// Package profiles holds one preset per token issuer m2mauth knows:
+// Microsoft Entra ID (v1.0 and v2.0, single and multi-tenant), Azure AD
+// B2C, Auth0, Okta, Keycloak, AWS Cognito, Ory Hydra and any RFC 9068
+// issuer.
+//
+// Each constructor checks its options (misconfiguration fails here, with a
+// *ConfigError) and returns a Profile: a jwtverify.IssuerConfig with the
+// provider's exact issuer, audience forms, client-ID claim, permission
+// claims, token type policy and special rules (Validate and AppOnly
+// hooks), plus the URL of the provider's key set. Every field can be
+// overridden before the configuration is handed to jwtverify.New; use
+// Profile.AddRule to add a rule without dropping the provider's.
+//
+// Keys: pass a jwkscache.KeySource in the options (tests, offline use), or
+// leave it nil and build a cache from Profile.JWKSURL, then set
+// Profile.Keys:
+//
+//	p, err := profiles.Okta(profiles.OktaOptions{
+//		Issuer:    "https://acme.okta.com/oauth2/default",
+//		Audience:  "api://default",
+//		ClientIDs: []string{"0oa8acv8gbBPRCZ7I5d7"},
+//	})
+//	if err != nil { ... }
+//	p.Keys = keys // a jwkscache source fetching p.JWKSURL
+//	v, err := jwtverify.New(jwtverify.Config{Issuers: profiles.IssuerConfigs(p)})
+//
+// Entra ID returns one profile per accepted token version, because v1.0 and
+// v2.0 tokens have different issuers, audiences and client claims and are
+// verified against their own key documents.
+//
+// The oauthtest package mints each provider's token shape
+// ((*oauthtest.Server).MintProvider), and testdata/providers holds one
+// documented sample per provider.
+package profiles
