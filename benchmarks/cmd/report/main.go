@@ -346,7 +346,7 @@ func main() {
 
 	// HTTP.
 	p("## Whole HTTP request (`BenchmarkHTTP`), RS256 token repeated\n\n")
-	p("`httptest.NewRequest` + `httptest.NewRecorder` + `ServeHTTP` per operation; `mw=none` is the handler alone. m2mauth answers from its verified-token cache; auth0's middleware has no cache and verifies the signature on every request.\n\n")
+	p("One `httptest.NewRequest` built beforehand, then `httptest.NewRecorder` + `ServeHTTP` per operation; `mw=none` is the handler alone. m2mauth answers from its verified-token cache; auth0's middleware has no cache and verifies the signature on every request.\n\n")
 	p("| mode | middleware | time/op | overhead vs none | × none | B/op | allocs/op |\n|---|---|---:|---:|---:|---:|---:|\n")
 	for _, top := range []string{"BenchmarkHTTP", "BenchmarkHTTPParallel"} {
 		mode := "serial"
