@@ -84,7 +84,8 @@ type Server struct {
 
 type config struct {
 	issuerPath   string
-	algs         []string
+	keys         []initialKey
+	err          error
 	now          func() time.Time
 	lifetime     time.Duration
 	cacheControl string
@@ -98,10 +99,38 @@ type Option func(*config)
 // and must not end with "/".
 func WithIssuerPath(p string) Option { return func(c *config) { c.issuerPath = p } }
 
-// WithKeyAlgs sets the algorithms of the initial signing keys, one fresh key
-// each; the first is the default signer. Default: "RS256".
+// initialKey is a key New publishes: a fresh one when priv is nil.
+type initialKey struct {
+	alg  string
+	priv crypto.Signer
+}
+
+// WithKeyAlgs adds initial signing keys, one fresh key per algorithm; the
+// first initial key is the default signer. Without WithKeyAlgs and
+// WithPrivateKey the server has one fresh RS256 key.
 func WithKeyAlgs(algs ...string) Option {
-	return func(c *config) { c.algs = append([]string(nil), algs...) }
+	return func(c *config) {
+		if len(algs) == 0 {
+			c.err = errors.New("oauthtest: WithKeyAlgs needs at least one algorithm")
+		}
+		for _, a := range algs {
+			c.keys = append(c.keys, initialKey{alg: a})
+		}
+	}
+}
+
+// WithPrivateKey adds an initial signing key from existing key material (for
+// example a fixed key of testdata/keys, which also saves generating an RSA
+// key). It combines with WithKeyAlgs in option order; the first initial key
+// is the default signer. Servers sharing a key can verify each other's
+// tokens: give each issuer of a multi-issuer test its own key.
+func WithPrivateKey(alg string, priv crypto.Signer) Option {
+	return func(c *config) {
+		if priv == nil {
+			c.err = errors.New("oauthtest: WithPrivateKey needs a key")
+		}
+		c.keys = append(c.keys, initialKey{alg: alg, priv: priv})
+	}
 }
 
 // WithClock sets the clock for iat, nbf and exp of minted and issued tokens.
@@ -119,7 +148,7 @@ func WithJWKSCacheControl(v string) Option { return func(c *config) { c.cacheCon
 // New starts a server on 127.0.0.1 with one RS256 key (see WithKeyAlgs).
 // Close it when done.
 func New(opts ...Option) (*Server, error) {
-	c := config{algs: []string{"RS256"}, now: time.Now, lifetime: DefaultTokenLifetime, cacheControl: DefaultJWKSCacheControl}
+	c := config{now: time.Now, lifetime: DefaultTokenLifetime, cacheControl: DefaultJWKSCacheControl}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -128,8 +157,11 @@ func New(opts ...Option) (*Server, error) {
 			return nil, fmt.Errorf("oauthtest: invalid issuer path %q", p)
 		}
 	}
-	if len(c.algs) == 0 {
-		return nil, errors.New("oauthtest: WithKeyAlgs needs at least one algorithm")
+	if c.err != nil {
+		return nil, c.err
+	}
+	if len(c.keys) == 0 {
+		c.keys = []initialKey{{alg: "RS256"}}
 	}
 	if c.now == nil {
 		return nil, errors.New("oauthtest: WithClock needs a function")
@@ -149,8 +181,14 @@ func New(opts ...Option) (*Server, error) {
 		serveOpenID:  true,
 		serveRFC8414: true,
 	}
-	for _, alg := range c.algs {
-		if _, err := s.AddKey(alg); err != nil {
+	for _, k := range c.keys {
+		var err error
+		if k.priv == nil {
+			_, err = s.AddKey(k.alg)
+		} else {
+			_, err = s.AddPrivateKey(k.alg, k.priv)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}

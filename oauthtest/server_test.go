@@ -2,6 +2,7 @@ package oauthtest_test
 
 import (
 	"crypto"
+	"crypto/ed25519"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -98,6 +99,8 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		"unknown alg":    {oauthtest.WithKeyAlgs("HS256")},
 		"none alg":       {oauthtest.WithKeyAlgs("none")},
 		"nil clock":      {oauthtest.WithClock(nil)},
+		"nil key":        {oauthtest.WithPrivateKey("ES256", nil)},
+		"key for alg":    {oauthtest.WithPrivateKey("RS256", ed25519.NewKeyFromSeed(make([]byte, 32)))},
 		"zero lifetime":  {oauthtest.WithTokenLifetime(0)},
 	} {
 		t.Run(name, func(t *testing.T) {

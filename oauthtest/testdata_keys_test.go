@@ -84,6 +84,11 @@ func TestFixedKeys(t *testing.T) {
 			if err != nil || served != kid {
 				t.Fatalf("AddPrivateKey kid %q err %v, want %q", served, err, kid)
 			}
+			// A server started with the key and a fresh one.
+			fixed := oauthtest.NewT(t, oauthtest.WithPrivateKey(tc.alg, priv), oauthtest.WithKeyAlgs("EdDSA"))
+			if ids := fixed.KeyIDs(); len(ids) != 2 || ids[0] != kid || fixed.SigningKeyID() != kid {
+				t.Fatalf("kids %v signer %q, want %q first", ids, fixed.SigningKeyID(), kid)
+			}
 		})
 	}
 }
