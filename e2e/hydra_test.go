@@ -27,9 +27,35 @@ const hydraVersion = "v2.3.0"
 // both ports (it takes well under a second on a 2-core machine).
 const readyTimeout = 60 * time.Second
 
-// hydra is the Hydra process shared by every test of the run (nil when
-// HYDRA_BIN is unset).
+// hydra is the Hydra process shared by the tests of the run (nil when
+// HYDRA_BIN is unset). Tests that change Hydra's keys or stop it start
+// their own with startPrivateHydra.
 var hydra *hydraProcess
+
+// hydraBin is HYDRA_BIN.
+var hydraBin string
+
+// procs tracks every Hydra started, so that an interrupt kills them all.
+var procs struct {
+	sync.Mutex
+	list []*hydraProcess
+}
+
+func track(h *hydraProcess) {
+	procs.Lock()
+	defer procs.Unlock()
+	procs.list = append(procs.list, h)
+}
+
+// stopAll kills every Hydra started by this run.
+func stopAll() {
+	procs.Lock()
+	list := append([]*hydraProcess(nil), procs.list...)
+	procs.Unlock()
+	for _, h := range list {
+		h.stop()
+	}
+}
 
 // hydraProcess is one running `hydra serve all`.
 type hydraProcess struct {
@@ -63,24 +89,26 @@ func run(m *testing.M) (code int) {
 	}
 	defer os.RemoveAll(dir)
 
+	hydraBin = bin
+	// Kill every Hydra whatever happens: normal end, failure, panic in
+	// TestMain's goroutine (deferred), an interrupt (signal handler below).
+	// A panic in a test goroutine or a -timeout kills the test binary
+	// without running defers; Pdeathsig (set in startHydraOnce) makes the
+	// kernel kill Hydra then.
+	defer stopAll()
+	stopSignals := killOnSignal()
+	defer stopSignals()
+
 	h, err := startHydra(bin, dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: starting Hydra:", err)
 		return 1
 	}
 	hydra = h
-	// Kill Hydra whatever happens: normal end, failure, panic in TestMain's
-	// goroutine (deferred), an interrupt (signal handler below). A panic in
-	// a test goroutine or a -timeout kills the test binary without running
-	// defers; Pdeathsig (set in startHydra) makes the kernel kill Hydra
-	// then.
-	defer h.stop()
-	stopSignals := killOnSignal(h)
-	defer stopSignals()
 
 	code = m.Run()
 
-	h.stop()
+	stopAll()
 	stopSignals()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
@@ -94,9 +122,9 @@ func run(m *testing.M) (code int) {
 	return code
 }
 
-// killOnSignal kills Hydra and exits when the run is interrupted. The
-// returned func stops the handler (idempotent).
-func killOnSignal(h *hydraProcess) func() {
+// killOnSignal kills every Hydra and exits when the run is interrupted.
+// The returned func stops the handler (idempotent).
+func killOnSignal() func() {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	done := make(chan struct{})
@@ -104,7 +132,7 @@ func killOnSignal(h *hydraProcess) func() {
 	go func() {
 		select {
 		case s := <-ch:
-			h.stop()
+			stopAll()
 			fmt.Fprintf(os.Stderr, "e2e: %v: Hydra killed\n", s)
 			os.Exit(2)
 		case <-done:
@@ -202,6 +230,7 @@ log:
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
 	h.cmd = cmd
+	track(h)
 	go func() {
 		h.waitErr = cmd.Wait()
 		close(h.exited)
@@ -275,6 +304,24 @@ func (h *hydraProcess) running() bool {
 	default:
 		return true
 	}
+}
+
+// startPrivateHydra starts a Hydra of t's own (for tests that rotate its
+// keys or stop it), killed when t ends. It skips t without HYDRA_BIN.
+func startPrivateHydra(t testing.TB) *hydraProcess {
+	t.Helper()
+	needHydra(t)
+	h, err := startHydra(hydraBin, t.TempDir())
+	if err != nil {
+		t.Fatalf("starting a private Hydra: %v", err)
+	}
+	t.Cleanup(func() {
+		h.stop()
+		if t.Failed() {
+			t.Logf("private Hydra log (last 4 KiB):\n%s", h.log.tail(4096))
+		}
+	})
+	return h
 }
 
 // needHydra skips t when the suite runs without HYDRA_BIN.
