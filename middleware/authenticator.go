@@ -1,0 +1,338 @@
+package middleware
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/m2mauth/m2mauth/bearer"
+	"github.com/m2mauth/m2mauth/jwtverify"
+)
+
+// Fixed client-facing descriptions of the answers the Authenticator writes
+// itself (token problems use jwtverify's Reason.Description).
+const (
+	descNoCredentials  = "Bearer authentication is required"
+	descInvalidRequest = "The request carries malformed or ambiguous bearer credentials"
+	descUnavailable    = "Authentication is temporarily unavailable; retry later"
+)
+
+// Authenticator is the transport-neutral decision shared by the net/http
+// middleware and the Echo adapter: it extracts the token, verifies it,
+// checks a route's requirement and describes the answer as an Outcome, but
+// writes nothing. Adapters copy the Outcome onto their transport, so every
+// adapter answers the same inputs the same way. Safe for concurrent use.
+//
+// Decisions reported to the observers: Authenticate reports each of its
+// decisions (skipped, allowed or the refusal); Authorize reports its own
+// decision when it authenticated the request itself, and only a refusal when
+// it found the Principal that Authenticate stored, so a request that passes
+// both is counted once as allowed.
+type Authenticator struct {
+	v         *jwtverify.Verifier
+	transport string
+	cfg       config
+	observer  jwtverify.DecisionObserver
+
+	realmParam     string // `Bearer realm="..."`
+	suffix         string // `, resource_metadata="..."` or ""
+	bare           string // bare challenge
+	invalidRequest string // invalid_request challenge
+	unavailableRA  int    // Retry-After seconds
+
+	meta *metadataDoc
+}
+
+// NewAuthenticator builds the shared decision for an adapter. transport
+// names the adapter in DecisionEvents ("http", "echo", ...). Most users call
+// New (net/http) or echoauth.New instead.
+func NewAuthenticator(v *jwtverify.Verifier, transport string, opts ...Option) (*Authenticator, error) {
+	if v == nil {
+		return nil, errors.New("middleware: nil Verifier")
+	}
+	if transport == "" {
+		return nil, errors.New("middleware: empty transport name")
+	}
+	cfg, err := buildConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	a := &Authenticator{v: v, transport: transport, cfg: cfg}
+	switch len(cfg.observers) {
+	case 0:
+	case 1:
+		a.observer = cfg.observers[0]
+	default:
+		a.observer = jwtverify.MultiDecisionObserver(cfg.observers...)
+	}
+	if cfg.metadata != nil {
+		a.meta, err = buildMetadata(v, cfg)
+		if err != nil {
+			return nil, err
+		}
+		a.suffix = ", resource_metadata=" + quote(a.meta.url)
+	}
+	a.realmParam = "Bearer realm=" + quote(cfg.realm)
+	a.bare = a.realmParam + a.suffix
+	a.invalidRequest = a.challenge(jwtverify.CodeInvalidRequest, descInvalidRequest, "")
+	a.unavailableRA = int((cfg.retryAfter + 999_999_999) / 1_000_000_000)
+	return a, nil
+}
+
+// Realm returns the realm of the challenges.
+func (a *Authenticator) Realm() string { return a.cfg.realm }
+
+// Transport returns the transport name given to NewAuthenticator.
+func (a *Authenticator) Transport() string { return a.transport }
+
+// Authenticate decides whether r proceeds: skipped (exempt path, skipper,
+// CORS preflight, the metadata document) with no Principal, allowed with the
+// verified Principal, or refused with the answer to send.
+func (a *Authenticator) Authenticate(r *http.Request) Outcome {
+	if a.skip(r) {
+		o := Outcome{Result: jwtverify.DecisionSkipped}
+		a.observe(&o)
+		return o
+	}
+	o := a.authenticate(r)
+	a.observe(&o)
+	return o
+}
+
+// Authorize decides whether r meets req. It uses the Principal that
+// Authenticate's adapter stored in the request context and, when there is
+// none, authenticates r itself (ignoring exempt paths and the skipper: a
+// route with a requirement always demands a token; only CORS preflights
+// pass when allowed). A verified caller lacking a permission gets 403
+// insufficient_scope with scope="<every permission req names>".
+func (a *Authenticator) Authorize(r *http.Request, req jwtverify.Requirement) Outcome {
+	if a.cfg.preflight && isPreflight(r) {
+		o := Outcome{Result: jwtverify.DecisionSkipped}
+		a.observe(&o)
+		return o
+	}
+	p, stored := jwtverify.FromContext(r.Context())
+	if !stored {
+		o := a.authenticate(r)
+		if o.Result != jwtverify.DecisionAllowed {
+			a.observe(&o)
+			return o
+		}
+		p = o.Principal
+	}
+	if err := req.Check(p); err != nil {
+		o := a.forbidden(p, err, req)
+		a.observe(&o)
+		return o
+	}
+	o := Outcome{Result: jwtverify.DecisionAllowed, Principal: p}
+	if !stored {
+		a.observe(&o)
+	}
+	return o
+}
+
+// ServeError answers a refused request with the configured ErrorHandler,
+// or WriteError.
+func (a *Authenticator) ServeError(w http.ResponseWriter, r *http.Request, o Outcome) {
+	if a.cfg.errorHandler != nil {
+		a.cfg.errorHandler.ServeAuthError(w, r, o)
+		return
+	}
+	WriteError(w, o)
+}
+
+// HasErrorHandler reports whether WithErrorHandler was given (adapters with
+// their own error path, like Echo, use it to choose).
+func (a *Authenticator) HasErrorHandler() bool { return a.cfg.errorHandler != nil }
+
+// WithPrincipal returns r carrying o's Principal in its context, or r itself
+// when there is none or it is already there.
+func WithPrincipal(r *http.Request, o Outcome) *http.Request {
+	if o.Principal == nil {
+		return r
+	}
+	if p, ok := jwtverify.FromContext(r.Context()); ok && p == o.Principal {
+		return r
+	}
+	return r.WithContext(jwtverify.NewContext(r.Context(), o.Principal))
+}
+
+func (a *Authenticator) skip(r *http.Request) bool {
+	if a.cfg.preflight && isPreflight(r) {
+		return true
+	}
+	if a.cfg.exempt != nil && a.exemptPath(r) {
+		return true
+	}
+	if a.meta != nil && r.URL.Path == a.meta.path && r.URL.RawPath == "" &&
+		(r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		return true
+	}
+	return a.cfg.skipper != nil && a.cfg.skipper(r)
+}
+
+func (a *Authenticator) exemptPath(r *http.Request) bool {
+	if _, ok := a.cfg.exempt[r.URL.Path]; !ok {
+		return false
+	}
+	// An escaped form that differs from the decoded path ("/health%2F..")
+	// may be routed differently: never exempt it.
+	return r.URL.RawPath == "" || r.URL.RawPath == r.URL.Path
+}
+
+func isPreflight(r *http.Request) bool {
+	return r.Method == http.MethodOptions &&
+		len(r.Header["Access-Control-Request-Method"]) > 0 &&
+		len(r.Header["Origin"]) > 0
+}
+
+func (a *Authenticator) authenticate(r *http.Request) Outcome {
+	var (
+		tok     string
+		checked bool
+		err     error
+	)
+	if a.cfg.extractor != nil {
+		tok, err = a.cfg.extractor.ExtractToken(r)
+		checked = true
+		if err == nil && tok == "" {
+			err = bearer.ErrNoCredentials
+		}
+	} else {
+		tok, checked, err = a.extract(r)
+	}
+	if err != nil {
+		if errors.Is(err, bearer.ErrNoCredentials) {
+			return Outcome{
+				Result: jwtverify.DecisionUnauthenticated, Err: err,
+				Status: http.StatusUnauthorized, Description: descNoCredentials, Challenge: a.bare,
+			}
+		}
+		return a.invalid(err)
+	}
+	p, err := a.v.Verify(r.Context(), tok)
+	if err == nil {
+		return Outcome{Result: jwtverify.DecisionAllowed, Principal: p}
+	}
+	if !checked && !bearer.IsB64Token(tok) {
+		// The header token was never scanned (see extract): whitespace, a
+		// second word or a forbidden byte is a malformed request.
+		return a.invalid(errTokenChars)
+	}
+	return a.rejected(err)
+}
+
+func (a *Authenticator) invalid(err error) Outcome {
+	return Outcome{
+		Result: jwtverify.DecisionInvalidRequest, Reason: jwtverify.ReasonMalformed, Err: err,
+		Status: http.StatusBadRequest, Code: jwtverify.CodeInvalidRequest,
+		Description: descInvalidRequest, Challenge: a.invalidRequest,
+	}
+}
+
+// rejected maps a Verify error. Anything that is not a server condition is
+// invalid_token: an unknown reason fails closed as a bad token.
+func (a *Authenticator) rejected(err error) Outcome {
+	reason := jwtverify.ReasonOf(err)
+	if reason == jwtverify.ReasonKeysUnavailable {
+		return Outcome{
+			Result: jwtverify.DecisionUnavailable, Reason: reason, Err: err,
+			Status: http.StatusServiceUnavailable, Description: descUnavailable,
+			RetryAfter: a.unavailableRA,
+		}
+	}
+	if reason.Code() == jwtverify.CodeInsufficientScope {
+		return a.forbidden(nil, err, jwtverify.Requirement{})
+	}
+	desc := reason.Description()
+	return Outcome{
+		Result: jwtverify.DecisionUnauthenticated, Reason: reason, Err: err,
+		Status: http.StatusUnauthorized, Code: jwtverify.CodeInvalidToken, Description: desc,
+		Challenge: a.challenge(jwtverify.CodeInvalidToken, desc, ""),
+	}
+}
+
+func (a *Authenticator) forbidden(p *jwtverify.Principal, err error, req jwtverify.Requirement) Outcome {
+	desc := jwtverify.ReasonInsufficientScope.Description()
+	return Outcome{
+		Result: jwtverify.DecisionForbidden, Reason: jwtverify.ReasonInsufficientScope,
+		Principal: p, Err: err,
+		Status: http.StatusForbidden, Code: jwtverify.CodeInsufficientScope, Description: desc,
+		Challenge: a.challenge(jwtverify.CodeInsufficientScope, desc, strings.Join(req.Scopes(), " ")),
+	}
+}
+
+// challenge builds `Bearer realm="..", error="..", error_description=".."
+// [, scope=".."][, resource_metadata=".."]`.
+func (a *Authenticator) challenge(code, desc, scope string) string {
+	var b strings.Builder
+	b.Grow(len(a.realmParam) + len(code) + len(desc) + len(scope) + len(a.suffix) + 48)
+	b.WriteString(a.realmParam)
+	b.WriteString(`, error="`)
+	b.WriteString(code)
+	b.WriteString(`"`)
+	if desc != "" {
+		b.WriteString(", error_description=")
+		b.WriteString(quote(desc))
+	}
+	if scope != "" {
+		b.WriteString(", scope=")
+		b.WriteString(quote(scope))
+	}
+	b.WriteString(a.suffix)
+	return b.String()
+}
+
+func (a *Authenticator) observe(o *Outcome) {
+	if a.observer == nil {
+		return
+	}
+	ev := jwtverify.DecisionEvent{Transport: a.transport, Result: o.Result, Reason: o.Reason}
+	if o.Principal != nil {
+		ev.Issuer = o.Principal.IssuerName()
+		ev.ClientID = o.Principal.ClientID()
+	}
+	if o.Err != nil {
+		var ve *jwtverify.Error
+		if errors.As(o.Err, &ve) {
+			if ev.Issuer == "" {
+				ev.Issuer = ve.Issuer
+			}
+			ev.Missing = ve.Missing
+		}
+	}
+	a.observer.ObserveDecision(ev)
+}
+
+// quote returns s as an HTTP quoted-string: quotes and backslashes are
+// escaped, control bytes (which never come from configuration that passed
+// New) are replaced by "?".
+func quote(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '"' || c == '\\' || c < 0x20 || c == 0x7f {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return `"` + s + `"`
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20 || c == 0x7f:
+			b.WriteByte('?')
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
