@@ -14,8 +14,9 @@
 //
 // Tokens are RFC 9068 JWT access tokens ("typ": "at+jwt") signed with RS256,
 // RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 or EdDSA keys, using
-// only the standard library. Keys can be added, rotated and removed while
-// the server runs. Mint builds tokens directly, with any header or claim
+// only the standard library. Keys are fresh (or given with WithPrivateKey,
+// for example the fixed keys of the module's testdata/keys) and can be
+// added, rotated and removed while the server runs. Mint builds tokens directly, with any header or claim
 // overridden, signed by a published or an untrusted key, or from raw bytes,
 // so tests can build hostile tokens. SetFault makes the discovery, JWKS or
 // token endpoint fail (status, delay, malformed, truncated or oversized
