@@ -165,6 +165,12 @@ func (i *Interceptor) Authorize(ctx context.Context, fullMethod string) (context
 
 	p, err := i.v.Verify(ctx, tok)
 	if err != nil {
+		if !bearer.IsB64Token(tok) {
+			// Whitespace, a second word or a forbidden character after
+			// the scheme: a malformed request (SECURITY.md C6, H3).
+			i.decide(ctx, r, jwtverify.DecisionEvent{Result: jwtverify.DecisionInvalidRequest, Reason: jwtverify.ReasonMalformed}, err)
+			return nil, i.st.invalidRequest.Err()
+		}
 		reason := jwtverify.ReasonOf(err)
 		ev := jwtverify.DecisionEvent{Result: jwtverify.DecisionUnauthenticated, Reason: reason}
 		var je *jwtverify.Error
@@ -218,24 +224,21 @@ func (i *Interceptor) Authorize(ctx context.Context, fullMethod string) (context
 
 var errDeniedByPolicy = errors.New("grpcauth: method denied by policy")
 
-// credentials extracts the bearer token from the incoming metadata. On
-// failure it returns the status to answer and the decision to report.
+// credentials extracts the bearer token from the incoming metadata with
+// bearer.CutValues: exactly one value, Bearer scheme, spaces. The token's
+// characters are not scanned here (that would cost more than a cached
+// verification); Authorize runs bearer.IsB64Token when the verifier
+// refuses the token, to answer a malformed request as HTTP does. On
+// failure credentials returns the status to answer and the decision to
+// report.
 func credentials(ctx context.Context, s *statuses) (string, *status.Status, jwtverify.DecisionEvent) {
 	vals := metadata.ValueFromIncomingContext(ctx, authorizationKey)
-	switch len(vals) {
-	case 0:
-		return "", s.missing, jwtverify.DecisionEvent{Result: jwtverify.DecisionUnauthenticated}
-	case 1:
-	default:
-		// SECURITY.md H5/H10: which of several values would be the
-		// credentials is ambiguous; refuse them all.
-		return "", s.invalidRequest, jwtverify.DecisionEvent{Result: jwtverify.DecisionInvalidRequest, Reason: jwtverify.ReasonMalformed}
-	}
-	v := vals[0]
-	if len(v) > MaxCredentialsLength {
+	if len(vals) == 1 && len(vals[0]) > MaxCredentialsLength {
 		return "", s.invalidToken, jwtverify.DecisionEvent{Result: jwtverify.DecisionUnauthenticated, Reason: jwtverify.ReasonMalformed}
 	}
-	tok, err := bearer.Parse(v)
+	// Several values (SECURITY.md H5, H10): which one would be the
+	// credentials is ambiguous; CutValues refuses them all.
+	tok, err := bearer.CutValues(vals)
 	switch {
 	case err == nil:
 		return tok, nil, jwtverify.DecisionEvent{}
