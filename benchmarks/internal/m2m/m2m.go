@@ -5,13 +5,13 @@ package m2m
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/m2mauth/m2mauth/benchmarks/internal/fixture"
 	"github.com/m2mauth/m2mauth/jwkscache"
 	"github.com/m2mauth/m2mauth/jwtverify"
+	"github.com/m2mauth/m2mauth/middleware"
 )
 
 // Config returns the verifier configuration for the fixtures of algs,
@@ -80,14 +80,12 @@ func Hot(algs ...string) (*jwtverify.Verifier, error) {
 	return New(jwtverify.CacheConfig{}, algs...)
 }
 
-// Middleware wraps next in m2mauth's net/http middleware over v, requiring
-// only authentication. It reports an error while the middleware package
-// has not landed.
-func Middleware(v *jwtverify.Verifier, next http.Handler) (h http.Handler, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			h, err = nil, fmt.Errorf("m2m: middleware not usable yet: %v", r)
-		}
-	}()
-	return nil, errors.New("m2m: middleware not landed yet")
+// Middleware wraps next in m2mauth's net/http middleware over v, with its
+// defaults (Authorization header only, every request authenticated).
+func Middleware(v *jwtverify.Verifier, next http.Handler) (http.Handler, error) {
+	mw, err := middleware.New(v)
+	if err != nil {
+		return nil, err
+	}
+	return mw.Handler(next), nil
 }
