@@ -198,7 +198,18 @@ func TestHydraStopped(t *testing.T) {
 		s.expect(t, readOnly, opWrite, forbidden, jwtverify.ReasonInsufficientScope)
 	})
 	t.Run("unknown_kid_is_401_not_503", func(t *testing.T) {
-		s.clock.Advance(unknownKIDWait) // let the unknown kid try a refresh, which fails
-		s.expect(t, withKID(t, unseen, "e2e-no-such-key"), opRead, unauthenticated, jwtverify.ReasonUnknownKey)
+		// Let the unknown kid try a refresh (it fails: Hydra is down). The
+		// caller gets 401 invalid_token, not 503: the keys it has are usable.
+		s.clock.Advance(unknownKIDWait)
+		failures := s.cache.Stats().ConsecutiveFailures
+		bad := withKID(t, unseen, "e2e-no-such-key")
+		s.rec.reset()
+		if got, detail := s.call(t, "http", bad, opRead); got != unauthenticated {
+			t.Fatalf("http: got %v (%s), want unauthenticated", got, detail)
+		}
+		if st := s.cache.Stats(); st.ConsecutiveFailures != failures+1 || !st.Usable {
+			t.Errorf("stats after the unknown kid: %d failures (want %d), usable %v", st.ConsecutiveFailures, failures+1, st.Usable)
+		}
+		s.expect(t, bad, opRead, unauthenticated, jwtverify.ReasonUnknownKey)
 	})
 }
