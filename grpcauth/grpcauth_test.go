@@ -424,11 +424,12 @@ func TestGRPC(t *testing.T) {
 	})
 }
 
-// TestUnavailable: when the issuer was never reachable there is no key set
-// to verify with; calls fail with Unavailable (retryable), and the exempt
-// health check still answers.
+// TestUnavailable: when the issuer's JWKS was never reachable there is no
+// key set to verify with; calls fail with Unavailable (retryable), the
+// exempt health check still answers, and calls succeed once the keys
+// arrive.
 func TestUnavailable(t *testing.T) {
-	e := newEnv(t, envConfig{tls: true, keys: downKeys{}})
+	e := newEnv(t, envConfig{tls: true, jwksDown: true})
 	reader := grpc.PerRPCCredentials(e.oauthCreds(readerID, readerSecret))
 
 	_, err := e.unary(callCtx(t), "/test.v1.Echo/Whoami", reader)
@@ -455,6 +456,15 @@ func TestUnavailable(t *testing.T) {
 	}
 	if !strings.Contains(e.logs.String(), `"level":"WARN"`) {
 		t.Error("Unavailable is not logged at Warn")
+	}
+
+	// The issuer comes back: once the keys are fetched, calls succeed.
+	e.iss.ClearFault(oauthtest.EndpointJWKS)
+	if err := e.keys.Refresh(callCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.unary(callCtx(t), "/test.v1.Echo/Whoami", reader); err != nil || got != "reader echo.read" {
+		t.Fatalf("after recovery: %q %v", got, err)
 	}
 }
 

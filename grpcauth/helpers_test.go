@@ -276,20 +276,11 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// downKeys is a key source whose issuer was never reachable: the injected
-// fault of the Unavailable tests.
-type downKeys struct{}
-
-func (downKeys) Name() string               { return "down" }
-func (downKeys) Current() *jwkscache.KeySet { return nil }
-func (downKeys) Lookup(context.Context, string) ([]jwkscache.Key, error) {
-	return nil, fmt.Errorf("test: issuer never reachable: %w", jwkscache.ErrKeysUnavailable)
-}
-
 // ---- the environment: issuer, verifier, TLS gRPC server and client
 
 type env struct {
 	iss      *oauthtest.Server
+	keys     *jwkscache.Cache
 	verifier *jwtverify.Verifier
 	ic       *grpcauth.Interceptor
 	conn     *grpc.ClientConn
@@ -302,7 +293,9 @@ type env struct {
 }
 
 type envConfig struct {
-	keys jwkscache.KeySource // nil: the issuer's signing key
+	// jwksDown makes the issuer's JWKS endpoint answer 503 from the
+	// start: the verifier never gets a key set (SECURITY.md B13a).
+	jwksDown bool
 	// server options replacing the interceptors of this package (AuthFunc
 	// tests); nil: ours, chained with a probe.
 	serverOpts func(e *env) []grpc.ServerOption
@@ -316,18 +309,28 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	e.iss.RegisterClient(oauthtest.Client{ID: readerID, Secret: readerSecret, Scopes: []string{"echo.read"}, Audiences: []string{audience}})
 	e.iss.RegisterClient(oauthtest.Client{ID: writerID, Secret: writerSecret, Scopes: []string{"echo.read", "echo.write", "echo.chat"}, Audiences: []string{audience}})
 
-	keys := cfg.keys
-	if keys == nil {
-		kid := e.iss.SigningKeyID()
-		pub, ok := e.iss.PublicKey(kid)
-		if !ok {
-			t.Fatalf("no public key for %q", kid)
-		}
-		k, err := jwkscache.NewKey(kid, "RS256", pub)
-		if err != nil {
+	// The token and JWKS requests go through a client of our own, so that
+	// no idle connection outlives the test (goleak).
+	tr := &http.Transport{}
+	e.hc = &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	t.Cleanup(tr.CloseIdleConnections)
+
+	// The keys: the issuer's JWKS, found by discovery, as in production.
+	if cfg.jwksDown {
+		e.iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Status: http.StatusServiceUnavailable})
+	}
+	keys, err := jwkscache.New(context.Background(), jwkscache.Config{Name: "oauthtest", Issuer: e.iss.Issuer(), HTTPClient: e.hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = keys.Close() })
+	e.keys = keys
+	if !cfg.jwksDown {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := keys.Ready(ctx); err != nil {
 			t.Fatal(err)
 		}
-		keys = jwkscache.NewStatic("oauthtest", k)
 	}
 	v, err := jwtverify.New(jwtverify.Config{Issuers: []jwtverify.IssuerConfig{{
 		Name:       "oauthtest",
@@ -390,11 +393,6 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	}
 	t.Cleanup(func() { _ = e.conn.Close() })
 
-	// The token requests go through a client of our own, so that no idle
-	// connection outlives the test (goleak).
-	tr := &http.Transport{}
-	e.hc = &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	t.Cleanup(tr.CloseIdleConnections)
 	return e
 }
 
