@@ -41,7 +41,7 @@ func entra(t testing.TB, s *oauthtest.Server, o profiles.EntraOptions) []profile
 }
 
 func TestEntraV2SingleTenantAccepted(t *testing.T) {
-	s := oauthtest.NewT(t)
+	s := newServer(t)
 	v := newVerifier(t, entra(t, s, profiles.EntraOptions{TenantID: tenantA, Versions: profiles.EntraV2})...)
 	tok := s.MintProviderT(t, oauthtest.ProviderEntraV2, oauthtest.ProviderToken{Roles: []string{"Orders.Read.All", "Orders.Write.All"}})
 	p := mustAccept(t, v, tok, want{client: caller, tenant: tenantA,
@@ -55,7 +55,7 @@ func TestEntraV2SingleTenantAccepted(t *testing.T) {
 }
 
 func TestEntraV1SingleTenantAccepted(t *testing.T) {
-	s := oauthtest.NewT(t)
+	s := newServer(t)
 	v := newVerifier(t, entra(t, s, profiles.EntraOptions{TenantID: tenantA, Versions: profiles.EntraV1})...)
 	// v1: aud is the App ID URI, client in appid, header x5t + kid, key without alg.
 	tok := s.MintProviderT(t, oauthtest.ProviderEntraV1, oauthtest.ProviderToken{Roles: []string{"Orders.Read.All"}})
@@ -68,7 +68,7 @@ func TestEntraV1SingleTenantAccepted(t *testing.T) {
 }
 
 func TestEntraBothVersionsByDefault(t *testing.T) {
-	s := oauthtest.NewT(t)
+	s := newServer(t)
 	ps := entra(t, s, profiles.EntraOptions{TenantID: tenantA})
 	if len(ps) != 2 || ps[0].Name != "entra-v1" || ps[1].Name != "entra-v2" {
 		t.Fatalf("profiles = %d (%v)", len(ps), ps)
@@ -82,7 +82,7 @@ func TestEntraBothVersionsByDefault(t *testing.T) {
 }
 
 func TestEntraV1TokenRejectedWhenOnlyV2(t *testing.T) {
-	s := oauthtest.NewT(t)
+	s := newServer(t)
 	v := newVerifier(t, entra(t, s, profiles.EntraOptions{TenantID: tenantA, Versions: profiles.EntraV2})...)
 	tok := s.MintProviderT(t, oauthtest.ProviderEntraV1, oauthtest.ProviderToken{Roles: []string{"Orders.Read.All"}})
 	mustReject(t, v, tok, jwtverify.ErrIssuer)
@@ -94,7 +94,7 @@ func TestEntraV1TokenRejectedWhenOnlyV2(t *testing.T) {
 }
 
 func TestEntraNeitherRolesNorScpRejected(t *testing.T) {
-	s := oauthtest.NewT(t)
+	s := newServer(t)
 	v := newVerifier(t, entra(t, s, profiles.EntraOptions{TenantID: tenantA})...)
 	for _, pr := range []oauthtest.Provider{oauthtest.ProviderEntraV1, oauthtest.ProviderEntraV2} {
 		tok := s.MintProviderT(t, pr, oauthtest.ProviderToken{})
@@ -112,7 +112,7 @@ func TestEntraNeitherRolesNorScpRejected(t *testing.T) {
 }
 
 func TestEntraDelegatedIsOptIn(t *testing.T) {
-	s := oauthtest.NewT(t)
+	s := newServer(t)
 	v := newVerifier(t, entra(t, s, profiles.EntraOptions{TenantID: tenantA})...)
 	user := oauthtest.ProviderToken{Scopes: []string{"Orders.Read"}}
 	for _, pr := range []oauthtest.Provider{oauthtest.ProviderEntraV1, oauthtest.ProviderEntraV2} {
@@ -130,7 +130,7 @@ func TestEntraDelegatedIsOptIn(t *testing.T) {
 }
 
 func TestEntraMultiTenantAccepted(t *testing.T) {
-	s := oauthtest.NewT(t)
+	s := newServer(t)
 	// The common key set: no alg, an issuer template on the key.
 	keys := staticKeys(t, s, s.URL()+"/{tenantid}/v2.0")
 	ps := entra(t, s, profiles.EntraOptions{AllowedTenants: []string{tenantA, tenantB}, Versions: profiles.EntraV2, Keys: keys})
@@ -146,7 +146,7 @@ func TestEntraMultiTenantAccepted(t *testing.T) {
 }
 
 func TestEntraKeyIssuerHonoured(t *testing.T) {
-	s := oauthtest.NewT(t)
+	s := newServer(t)
 	// The key says it signs for tenant B only; a tenant-A token signed with it is refused.
 	keys := staticKeys(t, s, s.URL()+"/"+tenantB+"/v2.0")
 	v := newVerifier(t, entra(t, s, profiles.EntraOptions{AllowedTenants: []string{tenantA, tenantB}, Versions: profiles.EntraV2, Keys: keys})...)
@@ -156,7 +156,7 @@ func TestEntraKeyIssuerHonoured(t *testing.T) {
 }
 
 func TestF12_EntraTenantNotAllowed(t *testing.T) {
-	s := oauthtest.NewT(t)
+	s := newServer(t)
 	v := newVerifier(t, entra(t, s, profiles.EntraOptions{AllowedTenants: []string{tenantA}})...)
 	for _, pr := range []oauthtest.Provider{oauthtest.ProviderEntraV1, oauthtest.ProviderEntraV2} {
 		// A well-formed token of another tenant (iss and tid agree), signed by the shared keys.
@@ -169,7 +169,7 @@ func TestF12_EntraTenantNotAllowed(t *testing.T) {
 }
 
 func TestF13_EntraIssTenantDiffersFromTid(t *testing.T) {
-	s := oauthtest.NewT(t)
+	s := newServer(t)
 	multi := newVerifier(t, entra(t, s, profiles.EntraOptions{AllowedTenants: []string{tenantA, tenantB}})...)
 	single := newVerifier(t, entra(t, s, profiles.EntraOptions{TenantID: tenantA})...)
 	for _, pr := range []oauthtest.Provider{oauthtest.ProviderEntraV1, oauthtest.ProviderEntraV2} {
@@ -187,7 +187,7 @@ func TestF13_EntraIssTenantDiffersFromTid(t *testing.T) {
 }
 
 func TestF13_EntraTidNotGUID(t *testing.T) {
-	s := oauthtest.NewT(t)
+	s := newServer(t)
 	// Even accepting any tenant, a tid that is not a GUID is refused.
 	ps := entra(t, s, profiles.EntraOptions{InsecureAnyTenant: true})
 	v := newVerifier(t, ps...)
@@ -206,7 +206,7 @@ func TestF13_EntraTidNotGUID(t *testing.T) {
 }
 
 func TestEntraAudienceForms(t *testing.T) {
-	s := oauthtest.NewT(t)
+	s := newServer(t)
 	v := newVerifier(t, entra(t, s, profiles.EntraOptions{TenantID: tenantA, Versions: profiles.EntraV1})...)
 	ok := []string{apiID, "api://" + apiID, oauthtest.DefaultEntraAppIDURI}
 	for _, aud := range ok {
@@ -287,4 +287,24 @@ func TestEntraConfigErrors(t *testing.T) {
 	if ps[0].JWKSURL != "https://login.microsoftonline.com/common/discovery/keys" || ps[0].Issuer != "https://sts.windows.net/{tenantid}/" {
 		t.Errorf("multi-tenant v1 = %q %q", ps[0].Issuer, ps[0].JWKSURL)
 	}
+}
+
+// TestEntraRulesSurviveWeakenedCore shows the profile's own tenant rules:
+// with the core's tenant checks switched off by overriding the
+// IssuerConfig, the profile's Validate still refuses other tenants (F12)
+// and a tid that is not the iss tenant (F13).
+func TestEntraRulesSurviveWeakenedCore(t *testing.T) {
+	s := newServer(t)
+	ps := entra(t, s, profiles.EntraOptions{AllowedTenants: []string{tenantA}, Versions: profiles.EntraV2})
+	ps[0].AllowedTenants, ps[0].InsecureAllowAnyTenant = nil, true
+	v := newVerifier(t, ps...)
+	mustReject(t, v, s.MintProviderT(t, oauthtest.ProviderEntraV2, oauthtest.ProviderToken{TenantID: tenantC, Roles: []string{"r"}}), jwtverify.ErrIssuer)
+	mustAccept(t, v, s.MintProviderT(t, oauthtest.ProviderEntraV2, oauthtest.ProviderToken{TenantID: tenantA, Roles: []string{"r"}}),
+		want{client: caller, tenant: tenantA, scopes: []string{"r"}, roles: []string{"r"}, appOnly: true})
+
+	// An exact issuer (no template): the core does not look at tid, the profile does.
+	ps = entra(t, s, profiles.EntraOptions{TenantID: tenantA, Versions: profiles.EntraV2})
+	v = newVerifier(t, ps...)
+	mustReject(t, v, s.MintProviderT(t, oauthtest.ProviderEntraV2, oauthtest.ProviderToken{TenantID: tenantB, Roles: []string{"r"},
+		Issuer: s.ProviderIssuer(oauthtest.ProviderEntraV2, tenantA)}), jwtverify.ErrIssuer)
 }

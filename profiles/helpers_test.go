@@ -2,8 +2,13 @@ package profiles_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
+	"os"
 	"slices"
+	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -15,6 +20,33 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var fixedKey = sync.OnceValues(func() (crypto.Signer, error) {
+	b, err := os.ReadFile("../testdata/keys/rsa2048.pem")
+	if err != nil {
+		return nil, err
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, errors.New("no PEM block")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	return k.(crypto.Signer), nil
+})
+
+// newServer starts an oauthtest server signing with the fixed RSA key of
+// testdata/keys (no key generation per test).
+func newServer(t testing.TB, opts ...oauthtest.Option) *oauthtest.Server {
+	t.Helper()
+	k, err := fixedKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return oauthtest.NewT(t, append([]oauthtest.Option{oauthtest.WithPrivateKey("RS256", k)}, opts...)...)
+}
 
 // staticKeys returns a static key source holding the server's signing key,
 // published without alg (as Entra does) and with the given JWK issuer

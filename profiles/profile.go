@@ -1,6 +1,7 @@
 package profiles
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,6 +55,38 @@ func (p *Profile) AddRule(rule func(*jwtverify.Principal) error) {
 		}
 		return rule(pr)
 	}
+}
+
+// CacheConfig returns base completed with where this profile's keys are:
+// Name (when base has none) is the profile's name, and JWKSURL is the
+// profile's JWKSURL, or, when the profile has none, Issuer is the profile's
+// issuer for discovery. A base that already names a JWKSURL or Issuer is
+// left as it is. Pass the result to jwkscache.New.
+func (p *Profile) CacheConfig(base jwkscache.Config) jwkscache.Config {
+	if base.Name == "" {
+		base.Name = p.Name
+	}
+	if base.JWKSURL == "" && base.Issuer == "" {
+		if p.JWKSURL != "" {
+			base.JWKSURL = p.JWKSURL
+		} else {
+			base.Issuer = p.Issuer
+		}
+	}
+	return base
+}
+
+// StartKeys starts a jwkscache.Cache for this profile's keys
+// (jwkscache.New(ctx, p.CacheConfig(base))), sets p.Keys to it and returns
+// it. The cache refreshes in the background until ctx is cancelled or it
+// is closed; use its Ready method to wait for the first key set.
+func (p *Profile) StartKeys(ctx context.Context, base jwkscache.Config) (*jwkscache.Cache, error) {
+	c, err := jwkscache.New(ctx, p.CacheConfig(base))
+	if err != nil {
+		return nil, fmt.Errorf("profiles: %s: keys: %w", p.Name, err)
+	}
+	p.Keys = c
+	return c, nil
 }
 
 // IssuerConfigs returns the IssuerConfig of each profile, in order, for

@@ -24,7 +24,7 @@ func b2c(t testing.TB, s *oauthtest.Server, tfp bool) profiles.Profile {
 }
 
 func TestAzureB2CAccepted(t *testing.T) {
-	s := oauthtest.NewT(t)
+	s := newServer(t)
 	p := b2c(t, s, false)
 	if want := s.URL() + "/" + oauthtest.DefaultB2CTenantID + "/v2.0/"; p.Issuer != want {
 		t.Fatalf("issuer %q, want %q", p.Issuer, want)
@@ -50,7 +50,7 @@ func TestAzureB2CAccepted(t *testing.T) {
 }
 
 func TestAzureB2CWrongPolicyRejected(t *testing.T) {
-	s := oauthtest.NewT(t)
+	s := newServer(t)
 	v := newVerifier(t, b2c(t, s, false))
 	mustReject(t, v, s.MintProviderT(t, oauthtest.ProviderAzureB2C, oauthtest.ProviderToken{
 		Scopes: []string{"app.read"}, Policy: "B2C_1_other"}), jwtverify.ErrIssuer)
@@ -58,7 +58,7 @@ func TestAzureB2CWrongPolicyRejected(t *testing.T) {
 		Scopes: []string{"app.read"}, Policy: "-", Claims: map[string]any{"acr": "b2c_1_other"}}), jwtverify.ErrIssuer)
 
 	// tfp issuer form: the policy is in the issuer; another policy's issuer is refused.
-	s2 := oauthtest.NewT(t)
+	s2 := newServer(t)
 	p := b2c(t, s2, true)
 	if want := s2.URL() + "/tfp/" + oauthtest.DefaultB2CTenantID + "/b2c_1a_susi/v2.0/"; p.Issuer != want {
 		t.Fatalf("tfp issuer %q, want %q", p.Issuer, want)
@@ -72,7 +72,7 @@ func TestAzureB2CWrongPolicyRejected(t *testing.T) {
 }
 
 func TestAuth0Accepted(t *testing.T) {
-	s := oauthtest.NewT(t)
+	s := newServer(t)
 	iss := s.ProviderIssuer(oauthtest.ProviderAuth0, "")
 	p := mustProfile(t)(profiles.Auth0(profiles.Auth0Options{Issuer: iss, Audience: "https://api.example.com",
 		ClientIDs: []string{"Zk3mPq7RtY2vW9xB4nC6dF8gH1jK5lM0"}, Keys: staticKeys(t, s, "")}))
@@ -103,7 +103,7 @@ func TestAuth0Accepted(t *testing.T) {
 }
 
 func TestOktaAccepted(t *testing.T) {
-	s := oauthtest.NewT(t, oauthtest.WithIssuerPath("/oauth2/default"))
+	s := newServer(t, oauthtest.WithIssuerPath("/oauth2/default"))
 	p := mustProfile(t)(profiles.Okta(profiles.OktaOptions{Issuer: s.Issuer(), Audience: "api://default",
 		ClientIDs: []string{"0oa8acv8gbBPRCZ7I5d7"}, Keys: staticKeys(t, s, "")}))
 	if p.JWKSURL != s.Issuer()+"/v1/keys" {
@@ -122,7 +122,7 @@ func TestOktaAccepted(t *testing.T) {
 }
 
 func TestOktaOrgIssuerRejected(t *testing.T) {
-	s := oauthtest.NewT(t, oauthtest.WithIssuerPath("/oauth2/default"))
+	s := newServer(t, oauthtest.WithIssuerPath("/oauth2/default"))
 	for _, iss := range []string{s.URL(), s.URL() + "/", s.URL() + "/oauth2/v1", s.URL() + "/oauth2/default/", s.URL() + "/oauth2"} {
 		if _, err := profiles.Okta(profiles.OktaOptions{Issuer: iss, Audience: "api://default", AllowAnyClient: true}); !errors.Is(err, profiles.ErrInvalidConfig) {
 			t.Errorf("issuer %q: err = %v, want ErrInvalidConfig", iss, err)
@@ -150,7 +150,7 @@ func keycloak(t testing.TB, s *oauthtest.Server, o profiles.KeycloakOptions) *jw
 }
 
 func TestKeycloakAccepted(t *testing.T) {
-	s := oauthtest.NewT(t)
+	s := newServer(t)
 	v := keycloak(t, s, profiles.KeycloakOptions{RoleClients: []string{"orders-api"}})
 	tok := s.MintProviderT(t, oauthtest.ProviderKeycloak, oauthtest.ProviderToken{Roles: []string{"orders:read"}})
 	mustAccept(t, v, tok, want{client: "orders-worker",
@@ -168,7 +168,7 @@ func TestKeycloakAccepted(t *testing.T) {
 }
 
 func TestKeycloakRefreshAndIDTokensRejected(t *testing.T) {
-	s := oauthtest.NewT(t)
+	s := newServer(t)
 	v := keycloak(t, s, profiles.KeycloakOptions{RoleClients: []string{"orders-api"}})
 	for _, typ := range []any{"Refresh", "ID", "Offline", "Logout", "bearer", nil, 1} {
 		tok := s.MintProviderT(t, oauthtest.ProviderKeycloak, oauthtest.ProviderToken{Roles: []string{"orders:read"},
@@ -182,7 +182,7 @@ func TestKeycloakRefreshAndIDTokensRejected(t *testing.T) {
 }
 
 func TestKeycloakForeignClientRolesNotMapped(t *testing.T) {
-	s := oauthtest.NewT(t)
+	s := newServer(t)
 	v := keycloak(t, s, profiles.KeycloakOptions{RoleClients: []string{"orders-api"}, IgnoreRealmRoles: true})
 	// Roles of the "account" client and of another API are in the token; only orders-api's count.
 	tok := s.MintProviderT(t, oauthtest.ProviderKeycloak, oauthtest.ProviderToken{Roles: []string{"orders:read"},
@@ -201,7 +201,7 @@ func TestKeycloakForeignClientRolesNotMapped(t *testing.T) {
 }
 
 func TestKeycloakAudienceOption(t *testing.T) {
-	s := oauthtest.NewT(t)
+	s := newServer(t)
 	// With Audience set, aud is checked and AllowAnyClient becomes possible.
 	v := keycloak(t, s, profiles.KeycloakOptions{Audience: "orders-api", AllowAnyClient: true})
 	tok := s.MintProviderT(t, oauthtest.ProviderKeycloak, oauthtest.ProviderToken{Roles: []string{"orders:read"}})
@@ -228,7 +228,7 @@ func cognito(t testing.TB, s *oauthtest.Server) *jwtverify.Verifier {
 }
 
 func TestCognitoAccepted(t *testing.T) {
-	s := oauthtest.NewT(t)
+	s := newServer(t)
 	v := cognito(t, s)
 	tok := s.MintProviderT(t, oauthtest.ProviderCognito, oauthtest.ProviderToken{Scopes: []string{"orders-api/read", "orders-api/write"}})
 	mustAccept(t, v, tok, want{client: "3hq6k2examplecid0000000000", scopes: []string{"orders-api/read", "orders-api/write"},
@@ -236,7 +236,7 @@ func TestCognitoAccepted(t *testing.T) {
 }
 
 func TestCognitoIDTokenAndWrongClientRejected(t *testing.T) {
-	s := oauthtest.NewT(t)
+	s := newServer(t)
 	v := cognito(t, s)
 	// A real ID token: token_use id, aud = client, no client_id.
 	id := s.MintProviderT(t, oauthtest.ProviderCognito, oauthtest.ProviderToken{Audience: []string{"3hq6k2examplecid0000000000"},
@@ -266,7 +266,7 @@ func hydra(t testing.TB, s *oauthtest.Server) *jwtverify.Verifier {
 }
 
 func TestHydraAccepted(t *testing.T) {
-	s := oauthtest.NewT(t)
+	s := newServer(t)
 	v := hydra(t, s)
 	tok := s.MintProviderT(t, oauthtest.ProviderHydra, oauthtest.ProviderToken{Scopes: []string{"orders.read", "orders.write"}})
 	mustAccept(t, v, tok, want{client: "orders-worker", scopes: []string{"orders.read", "orders.write"},
@@ -277,7 +277,7 @@ func TestHydraAccepted(t *testing.T) {
 }
 
 func TestHydraEmptyAudienceRejected(t *testing.T) {
-	s := oauthtest.NewT(t)
+	s := newServer(t)
 	v := hydra(t, s)
 	mustReject(t, v, s.MintProviderT(t, oauthtest.ProviderHydra, oauthtest.ProviderToken{Audience: []string{}, Scopes: []string{"orders.read"}}), jwtverify.ErrAudience)
 	if _, err := profiles.Hydra(profiles.HydraOptions{Issuer: s.URL(), AllowAnyClient: true}); !errors.Is(err, profiles.ErrInvalidConfig) {
@@ -292,7 +292,7 @@ func rfc9068(t testing.TB, s *oauthtest.Server) *jwtverify.Verifier {
 }
 
 func TestRFC9068Accepted(t *testing.T) {
-	s := oauthtest.NewT(t)
+	s := newServer(t)
 	v := rfc9068(t, s)
 	tok := s.MintProviderT(t, oauthtest.ProviderRFC9068, oauthtest.ProviderToken{Scopes: []string{"read", "write"}})
 	mustAccept(t, v, tok, want{client: "e2e-client", scopes: []string{"read", "write"}, delegated: []string{"read", "write"}, appOnly: true})
@@ -306,7 +306,7 @@ func TestRFC9068Accepted(t *testing.T) {
 }
 
 func TestRFC9068TypJWTRejected(t *testing.T) {
-	s := oauthtest.NewT(t)
+	s := newServer(t)
 	v := rfc9068(t, s)
 	for _, typ := range []any{"JWT", nil, "jwt", "at+jwt2"} {
 		tok := s.MintProviderT(t, oauthtest.ProviderRFC9068, oauthtest.ProviderToken{Scopes: []string{"read"}},
@@ -346,7 +346,7 @@ func TestProfilesRequireClientChoice(t *testing.T) {
 }
 
 func TestAddRuleKeepsProviderRules(t *testing.T) {
-	s := oauthtest.NewT(t)
+	s := newServer(t)
 	p := mustProfile(t)(profiles.Cognito(profiles.CognitoOptions{Issuer: s.ProviderIssuer(oauthtest.ProviderCognito, ""),
 		ClientIDs: []string{"3hq6k2examplecid0000000000"}, Keys: staticKeys(t, s, "")}))
 	calls := 0

@@ -21,6 +21,7 @@ type sample struct {
 		ClientID string   `json:"client_id"`
 		TenantID string   `json:"tenant_id"`
 		Scopes   []string `json:"scopes"`
+		Deleg    []string `json:"delegated_scopes"`
 		Roles    []string `json:"roles"`
 		AppOnly  bool     `json:"app_only"`
 	} `json:"expect"`
@@ -93,7 +94,7 @@ func TestProviderSamples(t *testing.T) {
 		}
 		seen[sm.Provider] = true
 		t.Run(sm.Provider, func(t *testing.T) {
-			s := oauthtest.NewT(t)
+			s := newServer(t)
 			p := sampleProfile(t, s, sm)
 			kid := s.SigningKeyID()
 			claims := map[string]any{}
@@ -127,7 +128,7 @@ func TestProviderSamples(t *testing.T) {
 			tok := s.MintT(t, opts...)
 			v := newVerifier(t, p)
 			pr := mustAccept(t, v, tok, want{client: sm.Expect.ClientID, tenant: sm.Expect.TenantID,
-				scopes: sm.Expect.Scopes, roles: sm.Expect.Roles, appOnly: sm.Expect.AppOnly})
+				scopes: sm.Expect.Scopes, delegated: sm.Expect.Deleg, roles: sm.Expect.Roles, appOnly: sm.Expect.AppOnly})
 			if pr.Issuer() != p.Issuer {
 				t.Errorf("Issuer() = %q, want %q", pr.Issuer(), p.Issuer)
 			}

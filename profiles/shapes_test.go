@@ -21,7 +21,7 @@ func decodeSeg(t *testing.T, seg string) []byte {
 // TestOAuthtestProviderShapes pins the provider shapes oauthtest mints: the
 // details the profiles must cope with.
 func TestOAuthtestProviderShapes(t *testing.T) {
-	s := oauthtest.NewT(t)
+	s := newServer(t)
 	kid := s.SigningKeyID()
 	type shape struct {
 		header  map[string]any
