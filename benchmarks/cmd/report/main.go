@@ -210,10 +210,10 @@ func (l *loadReport) ratio(variant, base string) float64 {
 		if r.Skipped != "" {
 			continue
 		}
-		switch r.Variant {
-		case variant:
+		if r.Variant == variant {
 			a = r
-		case base:
+		}
+		if r.Variant == base {
 			b = r
 		}
 	}
