@@ -77,8 +77,9 @@ type ProviderToken struct {
 	// {client}@clients, Keycloak a user ID, others the client ID).
 	Subject string
 	// Audience is the aud value; one element is written as a string except where the provider
-	// always writes an array (Keycloak, Hydra). Nil takes the default; an empty non-nil slice
-	// writes "aud": [] (Hydra's shape when no audience was requested).
+	// always writes an array (Keycloak, Hydra). Nil takes the default (Cognito: no aud). An
+	// empty non-nil slice writes "aud": [] (Hydra's shape when no audience was requested), except
+	// for Keycloak, where it omits aud (a realm without an audience mapper).
 	Audience []string
 	// Scopes go to the provider's scope claim (Entra/B2C scp string, Okta/Hydra scp array, others
 	// a scope string). On Entra, scopes make a delegated (user) token: idtyp "user".

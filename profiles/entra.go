@@ -88,9 +88,17 @@ type EntraOptions struct {
 	// V1Instance is the v1.0 issuer host. Default EntraV1Instance.
 	V1Instance string
 
+	// AppSigningKeys: the API has a claims-mapping policy or its own
+	// signing key, so Entra signs its tokens with app-specific keys
+	// published at the JWKS URL with "?appid={ClientID}".
+	AppSigningKeys bool
+
 	// Keys is the key source for every returned profile (tests, offline
-	// use). When nil, build one per profile from its JWKSURL: v1 and v2
-	// tokens must be verified against their own key documents.
+	// use). When nil, build one per profile from its JWKSURL
+	// (Profile.StartKeys): v1 and v2 tokens must be verified against their
+	// own key documents. The v2 "common" keys carry an "issuer" member with
+	// the v2 issuer template, which the verifier compares with the token's
+	// iss: a source holding them refuses v1 tokens.
 	Keys jwkscache.KeySource
 	// Name prefixes the issuer names: "{Name}-v1", "{Name}-v2". Default
 	// "entra".
@@ -240,6 +248,9 @@ func EntraID(o EntraOptions) ([]Profile, error) {
 					ic.AllowedTenants = append(ic.AllowedTenants, strings.ToLower(t))
 				}
 			}
+		}
+		if o.AppSigningKeys {
+			p.JWKSURL += "?appid=" + clientID
 		}
 		ic.Audiences = clone(auds)
 		ic.TokenType = jwtverify.TypeDefault

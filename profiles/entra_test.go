@@ -308,3 +308,14 @@ func TestEntraRulesSurviveWeakenedCore(t *testing.T) {
 	mustReject(t, v, s.MintProviderT(t, oauthtest.ProviderEntraV2, oauthtest.ProviderToken{TenantID: tenantB, Roles: []string{"r"},
 		Issuer: s.ProviderIssuer(oauthtest.ProviderEntraV2, tenantA)}), jwtverify.ErrIssuer)
 }
+
+func TestEntraAppSigningKeys(t *testing.T) {
+	ps, err := profiles.EntraID(profiles.EntraOptions{TenantID: tenantA, ClientID: apiID, ClientIDs: []string{caller},
+		Versions: profiles.EntraV2, AppSigningKeys: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "https://login.microsoftonline.com/" + tenantA + "/discovery/v2.0/keys?appid=" + apiID; ps[0].JWKSURL != want {
+		t.Errorf("JWKSURL %q, want %q", ps[0].JWKSURL, want)
+	}
+}
