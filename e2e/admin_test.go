@@ -39,7 +39,7 @@ type hydraClient struct {
 func httpClient(t testing.TB) *http.Client {
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Timeout: 15 * time.Second, Transport: tr}
+	return &http.Client{Transport: tr} // each call bounds itself with a context
 }
 
 // admin calls Hydra's admin REST API.
@@ -53,7 +53,9 @@ func (h *hydraProcess) admin(t testing.TB, method, path string, body any, want i
 		}
 		rd = bytes.NewReader(b)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	// Generous: creating a key makes Hydra generate an RSA key, seconds on
+	// a loaded 2-core machine.
+	ctx, cancel := context.WithTimeout(context.Background(), keygenTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, h.adminURL+path, rd)
 	if err != nil {
@@ -138,7 +140,7 @@ func (h *hydraProcess) tokenConfig(c hydraClient, scopes []string, audience ...s
 // token gets a fresh access token for c from Hydra's token endpoint.
 func (h *hydraProcess) token(t testing.TB, c hydraClient, scopes []string, audience ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, httpClient(t))
 	tok, err := h.tokenConfig(c, scopes, audience...).Token(ctx)

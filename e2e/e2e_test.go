@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -55,10 +56,16 @@ func TestHydra(t *testing.T) {
 	t.Run("oauth2_client_transport", func(t *testing.T) {
 		// The caller's usual setup: an *http.Client from clientcredentials
 		// that fetches, caches and attaches the token itself.
-		ctx := context.WithValue(context.Background(), oauth2.HTTPClient, httpClient(t))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		ctx = context.WithValue(ctx, oauth2.HTTPClient, httpClient(t))
 		c := h.tokenConfig(w, both, apiAudience).Client(ctx)
 		for _, base := range []string{s.httpURL, s.echoURL} {
-			resp, err := c.Get(base + "/orders")
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/orders", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := c.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -240,7 +240,37 @@ log:
 		h.stop()
 		return nil, fmt.Errorf("%w\nHydra log:\n%s", err, h.log.tail(4096))
 	}
+	if err := h.warmKeys(keygenTimeout); err != nil {
+		h.stop()
+		return nil, fmt.Errorf("%w\nHydra log:\n%s", err, h.log.tail(4096))
+	}
 	return h, nil
+}
+
+// keygenTimeout bounds Hydra's lazy generation of its signing keys.
+const keygenTimeout = 3 * time.Minute
+
+// warmKeys makes Hydra generate its key sets now. Hydra creates its RSA
+// keys lazily, inside the first request that needs them (the first JWKS
+// answer, the first token): on a loaded 2-core machine that takes several
+// seconds, more than a JWKS client's fetch timeout, and a client that gives
+// up aborts the generation, so the next attempt starts over. Waiting for it
+// once here, with a generous bound, keeps the cases about m2mauth.
+func (h *hydraProcess) warmKeys(timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if _, err := getJSON(ctx, &http.Client{Transport: tr}, h.publicURL+"/.well-known/jwks.json", &set); err != nil {
+		return fmt.Errorf("hydra key generation: %w", err)
+	}
+	if len(set.Keys) == 0 {
+		return errors.New("hydra key generation: the JWKS is empty")
+	}
+	return nil
 }
 
 // waitReady polls /health/ready on both ports until both answer 200, the
