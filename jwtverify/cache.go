@@ -42,7 +42,7 @@ type cacheEntry struct {
 }
 
 // probeWindow is how many adjacent slots a token may live in.
-const probeWindow = 8
+const probeWindow = 16
 
 // hitStripes spreads the hit counter over cache lines so that concurrent
 // hits (often of the same token) do not contend on one.
@@ -65,8 +65,9 @@ type tokenCache struct {
 	maxEntries int64
 	maxBytes   int64
 
-	mu   sync.Mutex
-	hand uint64
+	mu        sync.Mutex
+	hand      uint64
+	lastSweep int64 // microseconds; when evictExpired last ran
 
 	entries   atomic.Int64
 	bytes     atomic.Int64
@@ -161,7 +162,12 @@ func (c *tokenCache) put(e *cacheEntry, now int64) {
 			c.remove(j, cur)
 		}
 	}
-	for c.entries.Load() >= c.maxEntries || c.bytes.Load()+e.size > c.maxBytes {
+	full := func() bool { return c.entries.Load() >= c.maxEntries || c.bytes.Load()+e.size > c.maxBytes }
+	if full() && now-c.lastSweep >= sweepInterval {
+		c.lastSweep = now
+		c.evictExpired(now)
+	}
+	for full() {
 		if !c.evictOne(now) {
 			return
 		}
@@ -198,6 +204,20 @@ func (c *tokenCache) store(j uint64, e *cacheEntry) {
 	c.slots[j].Store(e)
 	c.entries.Add(1)
 	c.bytes.Add(e.size)
+}
+
+// sweepInterval rate-limits full sweeps for expired entries (microseconds).
+const sweepInterval = 1e6
+
+// evictExpired removes every expired entry. It walks the whole table, so
+// put runs it only when the cache is full and at most once per
+// sweepInterval. Called with mu held.
+func (c *tokenCache) evictExpired(now int64) {
+	for j := range c.slots {
+		if cur := c.slots[j].Load(); cur != nil && now >= cur.expLimit {
+			c.remove(uint64(j), cur)
+		}
+	}
 }
 
 // evictOne advances the CLOCK hand and evicts the first entry that is

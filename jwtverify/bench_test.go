@@ -1,0 +1,171 @@
+package jwtverify
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"math/big"
+	"strings"
+	"testing"
+
+	"github.com/m2mauth/m2mauth/jwkscache"
+)
+
+// benchAlgs are the algorithms with performance targets.
+var benchAlgs = []string{"RS256", "ES256", "EdDSA"}
+
+// benchClaims resemble an Entra app-only access token.
+func benchClaims() map[string]any {
+	return map[string]any{
+		"iss": testIss, "aud": testAud, "sub": "b1f0c6a2-4c1d-4e3b-9a8e-6f7d5c4b3a21",
+		"azp": testClient, "azpacr": "1", "idtyp": "app", "ver": "2.0",
+		"tid": "72f988bf-86f1-41af-91ab-2d7cd011db47", "oid": "b1f0c6a2-4c1d-4e3b-9a8e-6f7d5c4b3a21",
+		"iat": testNow.Unix() - 60, "nbf": testNow.Unix() - 60, "exp": testNow.Unix() + 3600,
+		"jti": "8f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "uti": "FVsGxYXI30-TuikuuUoFAA",
+		"roles": []string{"Orders.Read.All", "Orders.Write.All"},
+		"aio":   "E2ZgYJj8dPz6mGj3xs9Lq3tbPsR1ZfXr6OAv/ATG1bMrdGxbnJzQAA=",
+	}
+}
+
+func benchToken(alg string) string {
+	k := fx(alg)
+	return signToken(alg, k.priv, mustJSON(map[string]any{"alg": alg, "kid": k.kid, "typ": "at+jwt"}), mustJSON(benchClaims()))
+}
+
+func benchVerifier(b *testing.B, disabled bool) *Verifier {
+	return newV(b, func(c *Config) {
+		c.Cache.Disabled = disabled
+		c.Issuers[0].ClientIDs = []string{testClient}
+	})
+}
+
+// BenchmarkRaw is the baseline: exactly the standard library's work on the
+// same token (SHA-256 of the signing input plus the signature check), with
+// the signature already decoded.
+func BenchmarkRaw(b *testing.B) {
+	for _, alg := range benchAlgs {
+		b.Run(alg, func(b *testing.B) {
+			token := benchToken(alg)
+			i := strings.LastIndexByte(token, '.')
+			input := []byte(token[:i])
+			sig, err := base64.RawURLEncoding.DecodeString(token[i+1:])
+			if err != nil {
+				b.Fatal(err)
+			}
+			pub := fx(alg).priv.Public()
+			var verify func() bool
+			switch alg {
+			case "RS256":
+				verify = func() bool {
+					d := sha256.Sum256(input)
+					return rsa.VerifyPKCS1v15(pub.(*rsa.PublicKey), crypto.SHA256, d[:], sig) == nil
+				}
+			case "ES256":
+				der, _ := asn1Sig(new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:]))
+				verify = func() bool {
+					d := sha256.Sum256(input)
+					return ecdsa.VerifyASN1(pub.(*ecdsa.PublicKey), d[:], der)
+				}
+			case "EdDSA":
+				verify = func() bool { return ed25519.Verify(pub.(ed25519.PublicKey), input, sig) }
+			}
+			b.SetBytes(int64(len(token)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if !verify() {
+					b.Fatal("raw verify failed")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkVerifyCold is the first sight of a token: the cache is off.
+func BenchmarkVerifyCold(b *testing.B) {
+	for _, alg := range benchAlgs {
+		b.Run(alg, func(b *testing.B) {
+			v := benchVerifier(b, true)
+			token := benchToken(alg)
+			ctx := context.Background()
+			b.SetBytes(int64(len(token)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.Verify(ctx, token); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkVerifyHot repeats one token: every call is a cache hit.
+func BenchmarkVerifyHot(b *testing.B) {
+	for _, alg := range benchAlgs {
+		b.Run(alg, func(b *testing.B) {
+			v := benchVerifier(b, false)
+			token := benchToken(alg)
+			ctx := context.Background()
+			if _, err := v.Verify(ctx, token); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(token)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.Verify(ctx, token); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkVerifyHotParallel: concurrent hits of the same token; compare
+// -cpu 1 and -cpu 2.
+func BenchmarkVerifyHotParallel(b *testing.B) {
+	v := benchVerifier(b, false)
+	token := benchToken("RS256")
+	ctx := context.Background()
+	if _, err := v.Verify(ctx, token); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := v.Verify(ctx, token); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkVerifyHotMany spreads hits over many cached tokens.
+func BenchmarkVerifyHotMany(b *testing.B) {
+	v := benchVerifier(b, false)
+	const n = 512
+	tokens := make([]string, n)
+	ctx := context.Background()
+	for i := range tokens {
+		c := benchClaims()
+		c["jti"] = strings.Repeat("j", i%40) + string(rune('a'+i%26))
+		c["n"] = i
+		tokens[i] = signToken("EdDSA", fx("EdDSA").priv, mustJSON(map[string]any{"alg": "EdDSA", "kid": "EdDSA"}), mustJSON(c))
+		if _, err := v.Verify(ctx, tokens[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := v.Verify(ctx, tokens[i%n]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+var _ jwkscache.KeySource = (*swapSource)(nil)
