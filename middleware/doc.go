@@ -1,0 +1,70 @@
+// Package middleware protects net/http services with OAuth 2.0 bearer
+// access tokens (RFC 6750) verified by a jwtverify.Verifier: one line to
+// authenticate every request, one line per route to demand scopes or app
+// roles. It works with the standard ServeMux (Go 1.22 patterns), chi,
+// gorilla/mux and anything else built on http.Handler. The Echo adapter is
+// the separate package middleware/echoauth, so net/http users never compile
+// Echo.
+//
+//	v, err := jwtverify.New(jwtverify.Config{Issuers: []jwtverify.IssuerConfig{{ ... }}})
+//	mw, err := middleware.New(v, middleware.WithRealm("invoices"), middleware.WithExemptPaths("/healthz"))
+//
+//	mux := http.NewServeMux()
+//	mux.Handle("GET /invoices/{id}", mw.Require(jwtverify.RequireAll("invoices.read"))(getInvoice))
+//	mux.Handle("POST /invoices", mw.Require(jwtverify.RequireAll("invoices.write"))(createInvoice))
+//	http.ListenAndServe(addr, mw.Handler(mux))
+//
+// With chi:
+//
+//	r := chi.NewRouter()
+//	r.Use(mw.Handler)
+//	r.With(mw.Require(jwtverify.RequireAny("invoices.admin", "admin"))).Delete("/invoices/{id}", deleteInvoice)
+//
+// Handlers read the verified caller with jwtverify.FromContext, the one
+// accessor every adapter uses:
+//
+//	p, _ := jwtverify.FromContext(r.Context())
+//	log.Printf("call from %s", p.ClientID())
+//
+// # Extraction (RFC 6750 section 2)
+//
+// The token is read from exactly one Authorization header using the Bearer
+// scheme (case-insensitive, one or more spaces, a b64token). Two
+// Authorization headers, or a header token together with an access_token
+// query parameter, are invalid_request. The query (section 2.3) and form
+// body (section 2.2) methods are off unless AllowQueryToken or
+// AllowFormToken is given; a request body is only ever read when the form
+// method is on. WithTokenExtractor replaces all of this.
+//
+// # Answers
+//
+//	no credentials (or another scheme)  401  WWW-Authenticate: Bearer realm="api"
+//	malformed or ambiguous credentials  400  Bearer realm="api", error="invalid_request", error_description="..."
+//	token refused by the verifier       401  Bearer realm="api", error="invalid_token", error_description="..."
+//	valid token lacking a permission    403  Bearer realm="api", error="insufficient_scope", error_description="...", scope="a b"
+//	no usable key set at all            503  Retry-After: 30 (no challenge: a server condition)
+//
+// Descriptions are fixed texts (jwtverify.Reason.Description: only an
+// expired token is told apart); nothing the client sent is ever reflected
+// in headers, bodies or logs. Bodies are a small JSON object
+// {"error":"...","error_description":"..."} with Cache-Control: no-store.
+// WithErrorHandler replaces them. With WithResourceMetadata every challenge
+// also carries resource_metadata="..." (RFC 9728) and MetadataHandler serves
+// the document.
+//
+// # Cost
+//
+// A repeated token costs one verified-token cache lookup and two
+// allocations (the request copy and the context value that carry the
+// Principal). The header token's bytes are not scanned on that path: the
+// verifier only ever accepts tokens made of base64url characters and dots,
+// so the b64token check runs only when the verifier refuses a token, to tell
+// a malformed request (400) from a bad token (401).
+//
+// # Adapters
+//
+// Authenticator holds the whole decision and describes it as an Outcome
+// without writing anything; Middleware and echoauth.Auth only copy the
+// Outcome onto their transport. A new adapter needs NewAuthenticator,
+// Authenticate, Authorize and WithPrincipal.
+package middleware

@@ -1,0 +1,236 @@
+package echoauth_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/goleak"
+
+	"github.com/m2mauth/m2mauth/jwtverify"
+	"github.com/m2mauth/m2mauth/middleware"
+	"github.com/m2mauth/m2mauth/middleware/echoauth"
+	"github.com/m2mauth/m2mauth/middleware/internal/authtest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func newEcho() *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	return e
+}
+
+// principal reads the Principal both ways and insists they agree.
+func principal(c echo.Context) *jwtverify.Principal {
+	p, ok := echoauth.Principal(c)
+	q, ok2 := jwtverify.FromContext(c.Request().Context())
+	if ok != ok2 || p != q {
+		panic("echoauth.Principal and jwtverify.FromContext disagree")
+	}
+	return p
+}
+
+// serveEcho is the harness of authtest for the Echo adapter: the whole app
+// behind auth.Authenticate.
+func serveEcho(t testing.TB, v *jwtverify.Verifier, opts ...middleware.Option) *httptest.Server {
+	t.Helper()
+	auth, err := echoauth.New(v, append(authtest.BaseOptions(), opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEcho()
+	e.Use(auth.Authenticate)
+	whoami := func(c echo.Context) error {
+		authtest.WhoAmI(c.Response(), c.Request(), principal(c))
+		return nil
+	}
+	e.Any(authtest.PathHealth, func(c echo.Context) error { return c.String(200, "ok") })
+	e.Any(authtest.PathWhoAmI, whoami)
+	e.Any(authtest.PathOrders, whoami, auth.Require(authtest.OrdersRequirement()))
+	return authtest.NewServer(t, e)
+}
+
+func TestSecurityRows(t *testing.T) {
+	env := authtest.NewEnv(t)
+	authtest.Run(t, env, serveEcho)
+}
+
+func echoRoutes(g interface {
+	Add(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+}, auth *echoauth.Auth) {
+	for _, rt := range authtest.Routes() {
+		g.Add(rt.Method, strings.ReplaceAll(rt.Pattern, "{id}", ":id"), func(c echo.Context) error {
+			authtest.RouteHandler(c.Response(), principal(c), c.Param("id"))
+			return nil
+		}, auth.Require(rt.Req))
+	}
+}
+
+// TestRoutesGroup: an authenticated group with per-route requirements, and
+// a public route outside it.
+func TestRoutesGroup(t *testing.T) {
+	env := authtest.NewEnv(t)
+	auth, err := echoauth.New(env.Verifier, middleware.WithRealm(authtest.Realm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEcho()
+	e.GET("/public", func(c echo.Context) error { return c.String(200, "public") })
+	echoRoutes(e.Group("/api", auth.Authenticate), auth)
+	ts := authtest.NewServer(t, e)
+	authtest.RunRoutes(t, env, ts, "/api")
+	resp, err := ts.Client().Get(ts.URL + "/public")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("public route: %d", resp.StatusCode)
+	}
+}
+
+// TestRoutesRequireAlone: Require without Authenticate authenticates by
+// itself.
+func TestRoutesRequireAlone(t *testing.T) {
+	env := authtest.NewEnv(t)
+	auth, err := echoauth.New(env.Verifier, middleware.WithRealm(authtest.Realm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEcho()
+	echoRoutes(e.Group("/api"), auth)
+	authtest.RunRoutes(t, env, authtest.NewServer(t, e), "/api")
+}
+
+// TestHTTPError: failures are *echo.HTTPError values with the challenge
+// already on the response, the cause reachable for logs, and nothing of the
+// cause in the body, even in debug mode.
+func TestHTTPError(t *testing.T) {
+	env := authtest.NewEnv(t)
+	auth, err := echoauth.New(env.Verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noScope := env.Token(t, map[string]any{"scope": "profile"})
+	var mu sync.Mutex
+	var seen []error
+	e := newEcho()
+	e.Debug = true
+	e.HTTPErrorHandler = func(err error, c echo.Context) {
+		mu.Lock()
+		seen = append(seen, err)
+		mu.Unlock()
+		e.DefaultHTTPErrorHandler(err, c)
+	}
+	e.Use(auth.Authenticate)
+	e.GET("/orders", func(c echo.Context) error { return c.NoContent(204) }, auth.Require(jwtverify.RequireAll("orders.read")))
+	ts := authtest.NewServer(t, e)
+	for _, tc := range []struct {
+		name, auth string
+		status     int
+		reason     jwtverify.Reason
+		challenge  string
+		body       string
+	}{
+		{"no_credentials", "", 401, "", `Bearer realm="api"`,
+			`{"error":"unauthorized","error_description":"Bearer authentication is required"}`},
+		{"bad_token", "Bearer abc.def.ghi", 401, jwtverify.ReasonMalformed,
+			`Bearer realm="api", error="invalid_token", error_description="` + jwtverify.ReasonMalformed.Description() + `"`,
+			`{"error":"invalid_token","error_description":"` + jwtverify.ReasonMalformed.Description() + `"}`},
+		{"forbidden", "Bearer " + noScope, 403, jwtverify.ReasonInsufficientScope,
+			`Bearer realm="api", error="insufficient_scope", error_description="` + jwtverify.ReasonInsufficientScope.Description() + `", scope="orders.read"`,
+			`{"error":"insufficient_scope","error_description":"` + jwtverify.ReasonInsufficientScope.Description() + `"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mu.Lock()
+			seen = nil
+			mu.Unlock()
+			req, _ := http.NewRequest("GET", ts.URL+"/orders", nil)
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+			}
+			resp, err := ts.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			// Debug mode indents the JSON; compare it compacted.
+			var compact bytes.Buffer
+			_ = json.Compact(&compact, b)
+			if resp.StatusCode != tc.status || resp.Header.Get("WWW-Authenticate") != tc.challenge ||
+				compact.String() != tc.body || resp.Header.Get("Cache-Control") != "no-store" {
+				t.Fatalf("got %d %q %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), b)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			var he *echo.HTTPError
+			if len(seen) != 1 || !errors.As(seen[0], &he) || he.Code != tc.status {
+				t.Fatalf("errors seen %v", seen)
+			}
+			if tc.reason != "" && jwtverify.ReasonOf(seen[0]) != tc.reason {
+				t.Fatalf("reason of %v = %q, want %q", seen[0], jwtverify.ReasonOf(seen[0]), tc.reason)
+			}
+		})
+	}
+}
+
+func TestErrorHandlerOption(t *testing.T) {
+	env := authtest.NewEnv(t)
+	auth, err := echoauth.New(env.Verifier, middleware.WithErrorHandler(middleware.ErrorHandlerFunc(
+		func(w http.ResponseWriter, _ *http.Request, o middleware.Outcome) {
+			w.Header().Set("WWW-Authenticate", o.Challenge)
+			w.WriteHeader(o.Status)
+			_, _ = io.WriteString(w, "custom")
+		})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEcho()
+	e.Use(auth.Authenticate)
+	e.GET("/", func(c echo.Context) error { return c.NoContent(204) })
+	w := httptest.NewRecorder()
+	e.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	if w.Code != 401 || w.Body.String() != "custom" || w.Header().Get("WWW-Authenticate") != `Bearer realm="api"` {
+		t.Fatalf("got %d %q %q", w.Code, w.Body.String(), w.Header().Get("WWW-Authenticate"))
+	}
+}
+
+func TestResourceMetadata(t *testing.T) {
+	env := authtest.NewEnv(t)
+	auth, err := echoauth.New(env.Verifier, middleware.WithResourceMetadata(middleware.ResourceMetadata{Resource: "https://orders.api.test"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEcho()
+	e.Use(auth.Authenticate)
+	e.GET(auth.MetadataPath(), auth.MetadataHandler())
+	ts := authtest.NewServer(t, e)
+	resp, err := ts.Client().Get(ts.URL + middleware.WellKnownPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := `{"resource":"https://orders.api.test","authorization_servers":["` + env.Issuer.Issuer() + `"],"bearer_methods_supported":["header"]}`
+	if resp.StatusCode != 200 || strings.TrimSpace(string(b)) != want {
+		t.Fatalf("got %d %s", resp.StatusCode, b)
+	}
+	resp, err = ts.Client().Get(ts.URL + "/other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("WWW-Authenticate"); got != `Bearer realm="api", resource_metadata="https://orders.api.test`+middleware.WellKnownPath+`"` {
+		t.Fatalf("challenge %q", got)
+	}
+}
