@@ -99,8 +99,10 @@ func TestEntraNeitherRolesNorScpRejected(t *testing.T) {
 	for _, pr := range []oauthtest.Provider{oauthtest.ProviderEntraV1, oauthtest.ProviderEntraV2} {
 		tok := s.MintProviderT(t, pr, oauthtest.ProviderToken{})
 		mustReject(t, v, tok, jwtverify.ErrMissingClaim)
-		tok = s.MintProviderT(t, pr, oauthtest.ProviderToken{Claims: map[string]any{"roles": []string{}}})
-		mustReject(t, v, tok, jwtverify.ErrMissingClaim)
+		for _, empty := range []map[string]any{{"roles": []string{}}, {"scp": " "}, {"roles": []string{}, "scp": ""}} {
+			tok = s.MintProviderT(t, pr, oauthtest.ProviderToken{Claims: empty})
+			mustReject(t, v, tok, jwtverify.ErrMissingClaim)
+		}
 	}
 	// Explicit authorization by client-ID allow list accepts them.
 	v = newVerifier(t, entra(t, s, profiles.EntraOptions{TenantID: tenantA, AuthorizeByClientIDs: true})...)
