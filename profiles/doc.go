@@ -12,8 +12,8 @@
 // Profile.AddRule to add a rule without dropping the provider's.
 //
 // Keys: pass a jwkscache.KeySource in the options (tests, offline use), or
-// leave it nil and build a cache from Profile.JWKSURL, then set
-// Profile.Keys:
+// leave it nil and let Profile.StartKeys start a jwkscache.Cache on the
+// profile's JWKSURL (or discovery) and set Profile.Keys:
 //
 //	p, err := profiles.Okta(profiles.OktaOptions{
 //		Issuer:    "https://acme.okta.com/oauth2/default",
@@ -21,7 +21,8 @@
 //		ClientIDs: []string{"0oa8acv8gbBPRCZ7I5d7"},
 //	})
 //	if err != nil { ... }
-//	p.Keys = keys // a jwkscache source fetching p.JWKSURL
+//	keys, err := p.StartKeys(ctx, jwkscache.Config{}) // runs until ctx ends or keys.Close()
+//	if err != nil { ... }
 //	v, err := jwtverify.New(jwtverify.Config{Issuers: profiles.IssuerConfigs(p)})
 //
 // Entra ID returns one profile per accepted token version, because v1.0 and
