@@ -219,3 +219,47 @@ func ExampleProfile_AddRule() {
 	fmt.Println(p.Validate != nil)
 	// Output: true
 }
+
+// StartKeys fetches the profile's keys with a jwkscache.Cache; here the
+// oauthtest server plays a Keycloak realm, and the test points the profile
+// at its JWKS.
+func ExampleProfile_StartKeys() {
+	s, err := oauthtest.New(oauthtest.WithIssuerPath("/realms/acme"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	p, err := profiles.Keycloak(profiles.KeycloakOptions{
+		Issuer:      s.Issuer(),
+		ClientIDs:   []string{"orders-worker"},
+		RoleClients: []string{"orders-api"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	p.JWKSURL = s.JWKSURL() // a real realm serves {issuer}/protocol/openid-connect/certs
+	ctx := context.Background()
+	keys, err := p.StartKeys(ctx, jwkscache.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer keys.Close()
+	if err := keys.Ready(ctx); err != nil {
+		log.Fatal(err)
+	}
+	v, err := jwtverify.New(jwtverify.Config{Issuers: profiles.IssuerConfigs(p)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	tok, err := s.MintProvider(oauthtest.ProviderKeycloak, oauthtest.ProviderToken{Roles: []string{"orders:read"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	pr, err := v.Verify(ctx, tok)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(pr.ClientID(), pr.Roles(), pr.HasRole("view-profile"))
+	// Output:
+	// orders-worker [default-roles-acme offline_access orders:read] false
+}
