@@ -139,7 +139,7 @@ type common struct {
 	clientRequired bool
 }
 
-// DefaultAlgorithms is the algorithm allow list a profile uses when the
+// defaultAlgorithms is the algorithm allow list a profile uses when the
 // options leave Algorithms empty: every provider here signs with RS256 by
 // default.
 var defaultAlgorithms = []string{"RS256"}

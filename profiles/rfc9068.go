@@ -35,7 +35,7 @@ type RFC9068Options struct {
 	Leeway time.Duration
 }
 
-// RFC9068Claims are the claims RFC 9068 section 2.2 requires in every JWT
+// rfc9068Claims are the claims RFC 9068 section 2.2 requires in every JWT
 // access token.
 var rfc9068Claims = []string{"iss", "exp", "aud", "sub", "client_id", "iat", "jti"}
 
