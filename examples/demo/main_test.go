@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestDemo runs the demo as `go run ./examples/demo` does and checks that
+// every row of the table is ok and the metrics excerpt is there.
+func TestDemo(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	if err := run(ctx, &out, options{}); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	rows := tableRows(t, out.String())
+	if len(rows) != 8*3 {
+		t.Errorf("%d rows, want 24 (8 scenarios x 3 transports)\n%s", len(rows), out.String())
+	}
+	perTransport := map[string]int{}
+	for _, r := range rows {
+		if !strings.HasSuffix(r, " ok") {
+			t.Errorf("row not ok: %s", r)
+		}
+		for _, tr := range []string{"net/http", "Echo", "gRPC"} {
+			if strings.Contains(r, "  "+tr+"  ") {
+				perTransport[tr]++
+			}
+		}
+	}
+	for _, tr := range []string{"net/http", "Echo", "gRPC"} {
+		if perTransport[tr] != 8 {
+			t.Errorf("%s: %d rows, want 8", tr, perTransport[tr])
+		}
+	}
+	for _, want := range []string{
+		`m2mauth_token_validations_total{issuer="oauthtest",reason="bad_signature",result="invalid"} 3`,
+		`m2mauth_token_validations_total{issuer="oauthtest",reason="expired",result="invalid"} 3`,
+		`m2mauth_jwks_fetches_total{cause="unknown_kid",result="ok",source="oauthtest"} 1`,
+		`m2mauth_jwks_unknown_kid_total{outcome="fetched",source="oauthtest"} 1`,
+		`m2mauth_authorization_decisions_total{result="forbidden",transport="grpc"} 1`,
+		"0 not as expected",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q\n%s", want, out.String())
+		}
+	}
+}
+
+// tableRows returns the table's rows (without the header).
+func tableRows(t *testing.T, out string) []string {
+	t.Helper()
+	lines := strings.Split(out, "\n")
+	if !strings.HasPrefix(lines[0], "SCENARIO") {
+		t.Fatalf("no table header:\n%s", out)
+	}
+	var rows []string
+	for _, l := range lines[1:] {
+		if strings.TrimSpace(l) == "" {
+			break
+		}
+		rows = append(rows, strings.TrimRight(l, " "))
+	}
+	return rows
+}
+
+// A row whose answer differs from the expectation is marked FAIL and
+// counted, so run returns an error and the demo exits 1.
+func TestTableMarksFailures(t *testing.T) {
+	var out bytes.Buffer
+	failed := printTable(&out, []result{
+		{scenario: "reader writes", transport: "net/http", want: forbidden, got: answer{status: "200"}},
+		{scenario: "reader writes", transport: "gRPC", want: forbidden, got: answer{status: "PermissionDenied", code: "INSUFFICIENT_SCOPE"}},
+		{scenario: "no token", transport: "gRPC", want: unauthenticated, got: answer{status: "OK"}},
+	})
+	if failed != 2 {
+		t.Errorf("failed = %d, want 2\n%s", failed, out.String())
+	}
+	rows := tableRows(t, out.String())
+	if len(rows) != 3 || !strings.HasSuffix(rows[0], "FAIL") || !strings.HasSuffix(rows[1], "ok") || !strings.HasSuffix(rows[2], "FAIL") {
+		t.Errorf("table:\n%s", out.String())
+	}
+}
+
+// syncBuffer is written by run while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// With -serve the demo keeps serving after the table, prints working curl
+// commands, and stops when its context ends.
+func TestServe(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ready := make(chan endpoints, 1)
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, &out, options{serve: true, ready: ready}) }()
+
+	var ep endpoints
+	select {
+	case ep = <-ready:
+	case err := <-done:
+		t.Fatalf("run returned before serving: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{
+		"curl -s -u admin:admin-secret -d grant_type=client_credentials " + ep.TokenURL,
+		"READER=" + ep.ReaderToken,
+		"ADMIN=" + ep.AdminToken,
+		`curl -i -H "Authorization: Bearer $ADMIN" -d gadget ` + ep.Echo + "/orders",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	call := func(method, url, tok string) (int, string) {
+		req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader("gadget"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := call("POST", ep.Echo+"/orders", ep.AdminToken); code != 200 || !strings.Contains(body, `"caller":"admin"`) {
+		t.Errorf("admin POST over Echo: %d %s", code, body)
+	}
+	if code, _ := call("POST", ep.HTTP+"/orders", ep.ReaderToken); code != 403 {
+		t.Errorf("reader POST over net/http: %d, want 403", code)
+	}
+	if code, body := call("GET", ep.HTTP+"/metrics", ""); code != 200 || !strings.Contains(body, "m2mauth_authorization_decisions_total") {
+		t.Errorf("metrics: %d", code)
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+}
