@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -160,5 +162,53 @@ func TestDefaultRules(t *testing.T) {
 				t.Errorf("with a token: %v, want %v", err, tt.tokCode)
 			}
 		})
+	}
+}
+
+// TestConcurrent: one Interceptor serves many goroutines with valid,
+// forbidden and bad tokens at once; every call gets its own answer (run
+// with -race).
+func TestConcurrent(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	reader := e.iss.MintT(t, oauthtest.WithClient(readerID))
+	writer := e.iss.MintT(t, oauthtest.WithClient(writerID))
+	bad := e.iss.MintT(t, oauthtest.WithClient(readerID), oauthtest.WithUntrustedKey("RS256"))
+	cases := []struct {
+		tok, method, client string
+		code                codes.Code
+	}{
+		{reader, "/test.v1.Echo/Whoami", readerID, codes.OK},
+		{writer, "/test.v1.Echo/Write", writerID, codes.OK},
+		{reader, "/test.v1.Echo/Write", "", codes.PermissionDenied},
+		{bad, "/test.v1.Echo/Whoami", "", codes.Unauthenticated},
+	}
+	const workers, rounds = 8, 200
+	var wrong atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range rounds {
+				c := cases[(w+n)%len(cases)]
+				ctx, err := e.ic.Authorize(incoming(map[string][]string{"authorization": {"Bearer " + c.tok}}), c.method)
+				if status.Code(err) != c.code {
+					wrong.Add(1)
+					continue
+				}
+				if c.client != "" {
+					if p, ok := jwtverify.FromContext(ctx); !ok || p.ClientID() != c.client {
+						wrong.Add(1)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := wrong.Load(); n != 0 {
+		t.Errorf("%d of %d answers wrong", n, workers*rounds)
+	}
+	if got := len(e.obs.take()); got != workers*rounds {
+		t.Errorf("%d decision events, want %d", got, workers*rounds)
 	}
 }

@@ -164,6 +164,9 @@ func (i *Interceptor) Authorize(ctx context.Context, fullMethod string) (context
 	}
 
 	p, err := i.v.Verify(ctx, tok)
+	if err == nil && p == nil {
+		err = jwtverify.ErrMalformed // fail closed; the verifier never does this
+	}
 	if err != nil {
 		if !bearer.IsB64Token(tok) {
 			// Whitespace, a second word or a forbidden character after

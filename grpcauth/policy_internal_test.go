@@ -184,3 +184,40 @@ func TestMatchDoesNotAllocate(t *testing.T) {
 		t.Errorf("match allocates %v times", n)
 	}
 }
+
+// FuzzPolicyPattern: checkPattern never panics, accepts only what the
+// grammar allows, and an accepted pattern is found by match exactly as
+// written (a full method) or for any method of its service (a wildcard).
+func FuzzPolicyPattern(f *testing.F) {
+	for _, s := range []string{"/a.B/C", "/a.B/*", "/B/C", "", "/", "//", "/a.B/", "/a..B/C", "/*", "/a.B/C/D", "/a.B/C*", "/é.B/C", "/1a.B/C", "/_.B/_1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, pattern string) {
+		if checkPattern(pattern) != "" {
+			if _, err := compilePolicy(Policy{Deny: []string{pattern}}); !errors.Is(err, ErrInvalidPattern) {
+				t.Fatalf("compilePolicy(%q) = %v, want ErrInvalidPattern", pattern, err)
+			}
+			return
+		}
+		if len(pattern) > MaxPatternLength || pattern[0] != '/' || strings.Count(pattern, "/") != 2 {
+			t.Fatalf("accepted %q", pattern)
+		}
+		for i := 0; i < len(pattern); i++ {
+			c := pattern[i]
+			if !(c == '/' || c == '.' || c == '_' || c == '*' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+				t.Fatalf("accepted %q with byte %q", pattern, c)
+			}
+		}
+		c, err := compilePolicy(Policy{Public: []string{pattern}})
+		if err != nil {
+			t.Fatalf("compilePolicy(%q): %v", pattern, err)
+		}
+		method := pattern
+		if svc, ok := strings.CutSuffix(pattern, "*"); ok {
+			method = svc + "AnyMethod"
+		}
+		if r := c.match(method); r.pattern != pattern || r.action != actionPublic {
+			t.Fatalf("match(%q) = %q %v", method, r.pattern, r.action)
+		}
+	})
+}
