@@ -99,7 +99,7 @@ func run(m *testing.M) (code int) {
 	stopSignals := killOnSignal()
 	defer stopSignals()
 
-	h, err := startHydra(bin, dir)
+	h, err := startHydra(bin, dir, true)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: starting Hydra:", err)
 		return 1
@@ -156,12 +156,13 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// startHydra starts Hydra in dir and waits until it is ready, retrying
-// with new ports when a port was taken between choosing and binding.
-func startHydra(bin, dir string) (*hydraProcess, error) {
+// startHydra starts Hydra in dir and waits until it is ready (with
+// genKeys, until it has generated its signing keys), retrying with new
+// ports when a port was taken between choosing and binding.
+func startHydra(bin, dir string, genKeys bool) (*hydraProcess, error) {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		h, err := startHydraOnce(bin, dir)
+		h, err := startHydraOnce(bin, dir, genKeys)
 		if err == nil {
 			return h, nil
 		}
@@ -170,7 +171,7 @@ func startHydra(bin, dir string) (*hydraProcess, error) {
 	return nil, lastErr
 }
 
-func startHydraOnce(bin, dir string) (*hydraProcess, error) {
+func startHydraOnce(bin, dir string, genKeys bool) (*hydraProcess, error) {
 	pub, err := freePort()
 	if err != nil {
 		return nil, err
@@ -239,6 +240,9 @@ log:
 	if err := h.waitReady(readyTimeout); err != nil {
 		h.stop()
 		return nil, fmt.Errorf("%w\nHydra log:\n%s", err, h.log.tail(4096))
+	}
+	if !genKeys {
+		return h, nil
 	}
 	if err := h.warmKeys(keygenTimeout); err != nil {
 		h.stop()
@@ -341,7 +345,7 @@ func (h *hydraProcess) running() bool {
 func startPrivateHydra(t testing.TB) *hydraProcess {
 	t.Helper()
 	needHydra(t)
-	h, err := startHydra(hydraBin, t.TempDir())
+	h, err := startHydra(hydraBin, t.TempDir(), false)
 	if err != nil {
 		t.Fatalf("starting a private Hydra: %v", err)
 	}
@@ -351,6 +355,7 @@ func startPrivateHydra(t testing.TB) *hydraProcess {
 			t.Logf("private Hydra log (last 4 KiB):\n%s", h.log.tail(4096))
 		}
 	})
+	h.seedKeys(t)
 	return h
 }
 
