@@ -13,6 +13,8 @@ import (
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -332,6 +334,37 @@ func TestGRPC(t *testing.T) {
 		}
 	})
 
+	t.Run("exempt server reflection v1 and v1alpha", func(t *testing.T) {
+		v1, err := reflectionv1.NewServerReflectionClient(e.conn).ServerReflectionInfo(callCtx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := v1.Send(&reflectionv1.ServerReflectionRequest{MessageRequest: &reflectionv1.ServerReflectionRequest_ListServices{}}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := v1.Recv()
+		if err != nil || len(res.GetListServicesResponse().GetService()) == 0 {
+			t.Fatalf("v1: %v %v", res, err)
+		}
+		_ = v1.CloseSend()
+		v1a, err := reflectionv1alpha.NewServerReflectionClient(e.conn).ServerReflectionInfo(callCtx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := v1a.Send(&reflectionv1alpha.ServerReflectionRequest{MessageRequest: &reflectionv1alpha.ServerReflectionRequest_ListServices{}}); err != nil {
+			t.Fatal(err)
+		}
+		resA, err := v1a.Recv()
+		if err != nil || len(resA.GetListServicesResponse().GetService()) == 0 {
+			t.Fatalf("v1alpha: %v %v", resA, err)
+		}
+		_ = v1a.CloseSend()
+		evs := e.obs.take()
+		if len(evs) != 2 || evs[0].Result != jwtverify.DecisionSkipped || evs[1].Result != jwtverify.DecisionSkipped {
+			t.Errorf("events %+v", evs)
+		}
+	})
+
 	t.Run("server streaming allowed", func(t *testing.T) {
 		got, err := e.watch(callCtx(t), reader)
 		if err != nil {
@@ -397,9 +430,10 @@ func TestGRPC(t *testing.T) {
 		// chained after it, with a Principal unless the method is public.
 		probed, with := e.probed.Load(), e.withPrincipal.Load()
 		// Allowed: whoami, write, H10 x2, watch, collect, chat = 7 with a
-		// principal; health Check and Watch = 2 without; no rejected call.
-		if with != 7 || probed != 9 {
-			t.Errorf("probe saw %d calls, %d with a principal; want 9 and 7", probed, with)
+		// principal; health Check and Watch, reflection v1 and v1alpha = 4
+		// without; no rejected call.
+		if with != 7 || probed != 11 {
+			t.Errorf("probe saw %d calls, %d with a principal; want 11 and 7", probed, with)
 		}
 	})
 

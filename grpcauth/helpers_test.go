@@ -33,6 +33,7 @@ import (
 	"google.golang.org/grpc/credentials/oauth"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -59,7 +60,7 @@ func testPolicy() grpcauth.Policy {
 			"/test.v1.Echo/Write": jwtverify.RequireAll("echo.write"),
 			"/test.v1.Echo/Chat":  jwtverify.RequireAll("echo.read", "echo.chat"),
 		},
-	}.ExemptHealth()
+	}.ExemptHealth().ExemptReflection()
 }
 
 // ---- the echo service: a hand-written ServiceDesc over wrapperspb messages.
@@ -371,6 +372,7 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	srv.RegisterService(&adminDesc, nil)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
+	reflection.Register(srv) // v1 and v1alpha
 
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
