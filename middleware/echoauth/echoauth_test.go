@@ -234,3 +234,57 @@ func TestResourceMetadata(t *testing.T) {
 		t.Fatalf("challenge %q", got)
 	}
 }
+
+type recorder struct {
+	mu  sync.Mutex
+	evs []jwtverify.DecisionEvent
+}
+
+func (r *recorder) ObserveDecision(ev jwtverify.DecisionEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.evs = append(r.evs, ev)
+}
+
+// TestObserverTransport: decisions of this adapter are labelled "echo",
+// and a request passing Authenticate and Require is counted once.
+func TestObserverTransport(t *testing.T) {
+	env := authtest.NewEnv(t)
+	rec := &recorder{}
+	auth, err := echoauth.New(env.Verifier, middleware.WithObserver(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEcho()
+	e.Use(auth.Authenticate)
+	e.GET("/orders", func(c echo.Context) error { return c.NoContent(204) }, auth.Require(jwtverify.RequireAll("orders.read")))
+	for _, tc := range []struct {
+		auth   string
+		status int
+		want   []string
+	}{
+		{"Bearer " + env.Token(t, map[string]any{"scope": "orders.read"}), 204, []string{jwtverify.DecisionAllowed}},
+		{"Bearer " + env.Token(t, map[string]any{"scope": "x"}), 403, []string{jwtverify.DecisionAllowed, jwtverify.DecisionForbidden}},
+		{"Basic abc", 401, []string{jwtverify.DecisionUnauthenticated}},
+	} {
+		rec.mu.Lock()
+		rec.evs = nil
+		rec.mu.Unlock()
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", "/orders", nil)
+		r.Header.Set("Authorization", tc.auth)
+		e.ServeHTTP(w, r)
+		rec.mu.Lock()
+		var got []string
+		for _, ev := range rec.evs {
+			if ev.Transport != "echo" {
+				t.Fatalf("transport %q", ev.Transport)
+			}
+			got = append(got, ev.Result)
+		}
+		rec.mu.Unlock()
+		if w.Code != tc.status || strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Fatalf("%d %v, want %d %v", w.Code, got, tc.status, tc.want)
+		}
+	}
+}
