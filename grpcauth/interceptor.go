@@ -139,7 +139,8 @@ var errNoMethod = status.Error(codes.Internal, "grpcauth: no gRPC method in the 
 // incoming context is ctx: it applies the policy, reads and verifies the
 // bearer token and checks the method's requirement. It returns ctx with
 // the Principal (jwtverify.NewContext), ctx itself for a public method, or
-// a *status.Status error carrying an errdetails.ErrorInfo:
+// a gRPC status error (read it with status.FromError) carrying an
+// errdetails.ErrorInfo:
 //
 //   - Unauthenticated: no token (InfoMissingToken), malformed credentials
 //     or several authorization values (InfoInvalidRequest), a token that
