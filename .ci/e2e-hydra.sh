@@ -8,6 +8,10 @@
 # Environment:
 #   M2M_HYDRA_CACHE  cache root (default $HOME/.cache/m2mauth)
 #   E2E_RACE=0       run the suite without -race
+#
+# Runs go vet (and staticcheck when installed in $(go env GOPATH)/bin) on
+# the e2e module, then the suite with -race. Exits non-zero when Hydra
+# cannot be built or any step fails; the suite kills every Hydra it starts.
 set -euo pipefail
 
 HYDRA_VERSION=v2.3.0
@@ -22,7 +26,7 @@ die() { echo "e2e-hydra: FAIL: $*" >&2; exit 1; }
 
 build_hydra() {
 	command -v go >/dev/null || die "go not found in PATH"
-	command -v "${CC:-gcc}" >/dev/null || die "a C compiler is required (CGO_ENABLED=1, sqlite)"
+	command -v "${CC:-cc}" >/dev/null || die "a C compiler is required (CGO_ENABLED=1, sqlite)"
 	mkdir -p "$cache_dir" || die "cannot create $cache_dir"
 	scratch="$(mktemp -d)"
 	tmp_bin="$cache_dir/.hydra.tmp.$$"
@@ -61,4 +65,11 @@ if [[ "${E2E_RACE:-1}" == "0" ]]; then
 fi
 
 cd "$repo_root/e2e"
-HYDRA_BIN="$hydra_bin" GOWORK=off go test "${race[@]}" -count=1 -v ./...
+export GOWORK=off
+# e2e/ is its own module: the root's go vet / staticcheck do not see it.
+go vet ./...
+staticcheck="$(go env GOPATH)/bin/staticcheck"
+if [[ -x "$staticcheck" ]]; then
+	"$staticcheck" ./...
+fi
+HYDRA_BIN="$hydra_bin" go test "${race[@]}" -count=1 -v ./...

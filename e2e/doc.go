@@ -13,7 +13,34 @@
 // The suite starts Hydra in memory (`hydra serve all --dev`) on 127.0.0.1
 // ports chosen at random, registers OAuth 2.0 clients through Hydra's admin
 // API, gets tokens with golang.org/x/oauth2/clientcredentials and calls a
-// net/http, an Echo and a gRPC service protected by m2mauth. Hydra runs in
-// its own process group and is killed at the end of the run, also when a
-// test fails, panics, times out or the run is interrupted.
+// net/http, an Echo and a gRPC service protected by m2mauth (profiles.Hydra
+// over a jwkscache discovery of Hydra's issuer). Hydra runs in its own
+// process group and is killed at the end of the run, also when a test
+// fails, panics, times out or the run is interrupted.
+//
+// What it shows, on all three transports (gRPC unary and streaming):
+//
+//   - TestHydraTokenShape: Hydra's real token shape (typ JWT, aud an array,
+//     "aud": [] without an audience parameter, scp an array, client_id,
+//     JWKS sent with Cache-Control: no-store).
+//   - TestHydra: the right scopes are accepted (also through the
+//     clientcredentials *http.Client); a missing scope is 403
+//     insufficient_scope / PermissionDenied; a token for another audience,
+//     a token without audience, a client off the allow list and an opaque
+//     token (a client with access_token_strategy "opaque") are 401 /
+//     Unauthenticated, each for its own reason.
+//   - TestHydraKeyRotation (a private Hydra): a key created through
+//     POST /admin/keys/hydra.jwt.access-token signs the next tokens; they
+//     are refused while the unknown-kid refresh is rate limited and accepted
+//     once the cooldown passed (a fake clock drives the JWKS cache, no
+//     sleep); after DELETE of that key and a Cache.Refresh its tokens are
+//     refused, also the ones verified and cached before.
+//   - TestHydraStopped (a private Hydra, killed mid-test): tokens signed by
+//     cached keys keep validating, including tokens never verified before;
+//     an unknown kid while Hydra is down is 401, not 503.
+//
+// Hydra generates RSA 4096 keys lazily in the first request that needs
+// them. The shared Hydra does so once at start-up (waited for, bounded);
+// the private ones get fixed keys from testdata/keys through
+// PUT /admin/keys/{set}, so only the rotation asks Hydra for a new key.
 package e2e
