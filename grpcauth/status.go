@@ -58,11 +58,12 @@ const (
 	MetadataMissing = "missing"
 )
 
-// Fixed messages of this package; the others come from
+// Fixed messages of this package (the texts of the HTTP adapters); the
+// others come from
 // jwtverify.Reason.Description.
 const (
-	msgMissingToken   = "The request carries no bearer access token"
-	msgInvalidRequest = "The request carries malformed bearer credentials"
+	msgMissingToken   = "Bearer authentication is required"
+	msgInvalidRequest = "The request carries malformed or ambiguous bearer credentials"
 )
 
 // statuses are the fixed answers, built once: rejecting a flood of bad
