@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,12 +82,16 @@ func (h *hydraProcess) admin(t testing.TB, method, path string, body any, want i
 	}
 }
 
-// createClient registers c (client_credentials, client_secret_basic) and
-// returns it with the ID and secret Hydra stored.
+// clientSeq makes client IDs unique within a Hydra, so that tests can run
+// with -count > 1 against the shared one.
+var clientSeq atomic.Int64
+
+// createClient registers c (client_credentials, client_secret_basic) under
+// the ID c.ID plus a unique suffix and returns it with the ID Hydra stored.
 func (h *hydraProcess) createClient(t testing.TB, c hydraClient) hydraClient {
 	t.Helper()
 	body := map[string]any{
-		"client_id":                  c.ID,
+		"client_id":                  fmt.Sprintf("%s-%d", c.ID, clientSeq.Add(1)),
 		"client_secret":              c.Secret,
 		"grant_types":                []string{"client_credentials"},
 		"response_types":             []string{"token"},
