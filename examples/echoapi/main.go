@@ -1,0 +1,113 @@
+// Command echoapi is a small Echo API protected by m2mauth, configured for
+// a real token issuer by flags or environment variables:
+//
+//	go run ./examples/echoapi -provider okta -issuer https://acme.okta.com/oauth2/default \
+//		-audience api://default -scope orders.read -clients 0oa8acv8gbBPRCZ7I5d7
+//
+// GET /orders demands the -scope permission(s), as a scope or an app role;
+// /healthz and /metrics (Prometheus) are open. See README.md for every
+// provider, and how to get a token with curl.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/m2mauth/m2mauth/authlog"
+	"github.com/m2mauth/m2mauth/examples/internal/apiconfig"
+	"github.com/m2mauth/m2mauth/jwtverify"
+	"github.com/m2mauth/m2mauth/metrics"
+	"github.com/m2mauth/m2mauth/middleware"
+	"github.com/m2mauth/m2mauth/middleware/echoauth"
+)
+
+func main() {
+	cfg, err := apiconfig.Parse("echoapi", os.Args[1:], os.Getenv, "127.0.0.1:8080", os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "echoapi:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(ctx, cfg, log, nil); err != nil {
+		log.Error("echoapi stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+// run serves the API until ctx is done. ready, when not nil, receives the
+// listen address once the API accepts requests.
+func run(ctx context.Context, cfg *apiconfig.Config, log *slog.Logger, ready chan<- string) error {
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, metrics.Options{})
+	if err != nil {
+		return err
+	}
+	// Rejected tokens are logged (rate limited, never the token) and counted.
+	v, caches, stopKeys, err := cfg.Verifier(ctx, m, jwtverify.MultiObserver(m, authlog.New(log, authlog.Options{})))
+	if err != nil {
+		return err
+	}
+	defer stopKeys()
+	for _, k := range caches {
+		if err := m.WatchKeys(k); err != nil {
+			return err
+		}
+	}
+
+	auth, err := echoauth.New(v, middleware.WithObserver(m), middleware.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	api := e.Group("", auth.Authenticate) // every route below needs a valid token
+	api.GET("/orders", listOrders, auth.Require(cfg.Requirement()))
+
+	lis, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	log.Info("echoapi listening", "addr", lis.Addr().String(), "provider", cfg.Provider, "requires", cfg.Requirement().String())
+	if ready != nil {
+		ready <- lis.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(lis) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// listOrders answers the verified caller.
+func listOrders(c echo.Context) error {
+	p, _ := echoauth.Principal(c)
+	return c.JSON(http.StatusOK, map[string]any{"orders": []string{}, "caller": p.ClientID()})
+}
