@@ -27,7 +27,8 @@ const (
 // decisions (skipped, allowed or the refusal); Authorize reports its own
 // decision when it authenticated the request itself, and only a refusal when
 // it found the Principal that Authenticate stored, so a request that passes
-// both is counted once as allowed.
+// both is counted once as allowed (a CORS preflight it lets through is not
+// reported either).
 type Authenticator struct {
 	v         *jwtverify.Verifier
 	transport string
@@ -107,9 +108,8 @@ func (a *Authenticator) Authenticate(r *http.Request) Outcome {
 // insufficient_scope with scope="<every permission req names>".
 func (a *Authenticator) Authorize(r *http.Request, req jwtverify.Requirement) Outcome {
 	if a.cfg.preflight && isPreflight(r) {
-		o := Outcome{Result: jwtverify.DecisionSkipped}
-		a.observe(&o)
-		return o
+		// Not reported: Authenticate, when in front, already reported it.
+		return Outcome{Result: jwtverify.DecisionSkipped}
 	}
 	p, stored := jwtverify.FromContext(r.Context())
 	if !stored {

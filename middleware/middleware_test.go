@@ -583,3 +583,57 @@ func TestConcurrentRequests(t *testing.T) {
 		t.Fatalf("%d of 1600 requests reached the handler with a Principal", ok.Load())
 	}
 }
+
+// TestAuthenticatorOutcome: the transport-neutral decision a custom adapter
+// builds on.
+func TestAuthenticatorOutcome(t *testing.T) {
+	env := authtest.NewEnv(t)
+	rec := &recorder{}
+	a, err := middleware.NewAuthenticator(env.Verifier, "custom", middleware.WithObserver(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := middleware.NewAuthenticator(env.Verifier, ""); err == nil {
+		t.Fatal("empty transport accepted")
+	}
+	read := env.Token(t, map[string]any{"scope": "orders.read"})
+	req := func(auth string) *http.Request {
+		r := httptest.NewRequest("GET", "/", nil)
+		if auth != "" {
+			r.Header.Set("Authorization", auth)
+		}
+		return r
+	}
+	o := a.Authenticate(req("Bearer " + read))
+	if !o.Proceed() || o.Principal == nil || o.Principal.ClientID() != authtest.ClientID || o.Status != 0 || o.Challenge != "" {
+		t.Fatalf("allowed outcome %+v", o)
+	}
+	o = a.Authorize(middleware.WithPrincipal(req(""), o), jwtverify.RequireAll("orders.write"))
+	if o.Proceed() || o.Status != 403 || o.Code != "insufficient_scope" || o.Reason != jwtverify.ReasonInsufficientScope ||
+		o.Principal == nil || !errors.Is(o.Err, jwtverify.ErrInsufficientScope) ||
+		o.Challenge != `Bearer realm="api", error="insufficient_scope", error_description="`+o.Description+`", scope="orders.write"` {
+		t.Fatalf("forbidden outcome %+v", o)
+	}
+	o = a.Authenticate(req("Bearer a b"))
+	if o.Status != 400 || o.Code != "invalid_request" || !errors.Is(o.Err, bearer.ErrInvalidRequest) || o.Result != jwtverify.DecisionInvalidRequest {
+		t.Fatalf("invalid request outcome %+v", o)
+	}
+	o = a.Authenticate(req(""))
+	if o.Status != 401 || o.Code != "" || o.Challenge != `Bearer realm="api"` || !errors.Is(o.Err, bearer.ErrNoCredentials) {
+		t.Fatalf("no credentials outcome %+v", o)
+	}
+	if b := o.Body(); b.Error != "unauthorized" || b.Description == "" {
+		t.Fatalf("body %+v", b)
+	}
+	if tok, err := a.ExtractToken(req("Bearer  " + read)); tok != read || err != nil {
+		t.Fatalf("ExtractToken = %.10q, %v", tok, err)
+	}
+	if _, err := a.ExtractToken(req("Bearer " + read + " x")); !errors.Is(err, bearer.ErrInvalidRequest) {
+		t.Fatalf("ExtractToken accepted a second word: %v", err)
+	}
+	for _, ev := range rec.take() {
+		if ev.Transport != "custom" {
+			t.Fatalf("event transport %q", ev.Transport)
+		}
+	}
+}
