@@ -27,7 +27,12 @@ type Cache struct {
 	issuerURL *url.URL // nil when JWKSURL is configured
 	obs       Observer
 
-	set   atomic.Pointer[KeySet]
+	// set is the served key set: nil before the first success and once
+	// the last good set is MaxStaleness old. The background loop clears it
+	// on time, so a lookup hit never reads the clock; once the loop has
+	// stopped (unattended), Current checks the age itself.
+	set        atomic.Pointer[KeySet]
+	unattended atomic.Bool
 	ctx   context.Context
 	stop  context.CancelFunc
 	wg    sync.WaitGroup
@@ -44,6 +49,8 @@ type Cache struct {
 	inflight    *flight
 	flightSeq   uint64
 	gen         uint64
+	last        *KeySet   // last good set, served or not
+	staleAt     time.Time // when last stops being served
 	isReady     bool
 	lastFetch   time.Time // end of the last fetch attempt
 	lastUnknown time.Time // start of the last unknown-kid refresh
@@ -107,10 +114,13 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 func (c *Cache) Name() string { return c.name }
 
 // Current implements KeySource: the current key set, or nil when none was
-// ever fetched or the last successful fetch is older than MaxStaleness.
+// ever fetched or the last successful fetch is MaxStaleness old. It costs
+// two atomic loads: the background loop withdraws a stale set when its time
+// comes (or, if a fetch is in flight then, as soon as it ends, within
+// FetchTimeout); after Close, Current checks the set's age itself.
 func (c *Cache) Current() *KeySet {
 	s := c.set.Load()
-	if s == nil || c.now().Sub(s.FetchedAt) > c.cfg.MaxStaleness {
+	if s != nil && c.unattended.Load() && !c.now().Before(s.FetchedAt.Add(c.cfg.MaxStaleness)) {
 		return nil
 	}
 	return s
@@ -228,7 +238,9 @@ func (c *Cache) run(f *flight) {
 	c.lastFetch = end
 	if fe == nil {
 		c.gen++
-		c.set.Store(NewKeySet(c.gen, end, keys))
+		c.last = NewKeySet(c.gen, end, keys)
+		c.staleAt = end.Add(c.cfg.MaxStaleness)
+		c.set.Store(c.last)
 		c.failures, c.lastSuccess, c.lastClass, c.lastErr = 0, end, ClassOK, nil
 		// Jitter: up to 10% early, never under the floor.
 		c.nextDue = end.Add(max(c.cfg.MinRefreshInterval, interval-time.Duration(rand.Int64N(int64(interval)/10+1))))
@@ -276,12 +288,21 @@ func (c *Cache) backoff(n int) time.Duration {
 // (re-planning whenever any fetch completes) and runs it.
 func (c *Cache) loop() {
 	defer c.wg.Done()
+	defer c.unattended.Store(true)
 	for {
+		now := c.now()
 		c.mu.Lock()
-		due := c.nextDue
+		if c.set.Load() != nil && !now.Before(c.staleAt) {
+			c.set.Store(nil) // MaxStaleness reached: stop serving
+		}
+		wakeAt := c.nextDue
+		if c.set.Load() != nil && c.staleAt.Before(wakeAt) {
+			wakeAt = c.staleAt
+		}
+		due := !now.Before(c.nextDue)
 		c.mu.Unlock()
-		if d := due.Sub(c.now()); d > 0 {
-			t := c.cfg.NewTimer(d)
+		if !due {
+			t := c.cfg.NewTimer(wakeAt.Sub(now))
 			select {
 			case <-c.ctx.Done():
 				t.Stop()
@@ -395,16 +416,17 @@ func (c *Cache) Close() error {
 // Stats returns a snapshot of the cache's state.
 func (c *Cache) Stats() Stats {
 	now := c.now()
+	cur := c.Current()
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	st := Stats{Source: c.name, LastSuccess: c.lastSuccess, LastAttempt: c.lastFetch, LastClass: c.lastClass,
 		LastError: c.lastErr, ConsecutiveFailures: c.failures, NextRefresh: c.nextDue}
-	c.mu.Unlock()
-	if s := c.set.Load(); s != nil {
-		st.Generation = s.Generation
-		st.Age = now.Sub(s.FetchedAt)
-		if st.Age <= c.cfg.MaxStaleness {
-			st.Usable, st.Keys = true, len(s.Keys)
-		}
+	if cur != nil {
+		st.Usable, st.Keys = true, len(cur.Keys)
+	}
+	if c.last != nil {
+		st.Generation = c.last.Generation
+		st.Age = now.Sub(c.last.FetchedAt)
 	}
 	return st
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -339,9 +340,8 @@ func TestNoUsableKeySet(t *testing.T) {
 	// Keys older than MaxStaleness are no longer served.
 	srv.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Status: http.StatusBadGateway})
 	e.fc.Advance(2*time.Hour + time.Second)
-	if e.c.Current() != nil {
-		t.Fatal("stale set still served")
-	}
+	// The background loop withdraws the set when its time comes.
+	waitFor(t, "the stale set to be withdrawn", func() bool { return e.c.Current() == nil })
 	lookupErr(t, e.c, srv.SigningKeyID(), ErrKeysUnavailable)
 	if st := e.c.Stats(); st.Usable || st.Age <= 2*time.Hour {
 		t.Fatalf("stats = %+v", st)
@@ -589,4 +589,42 @@ func TestRefreshWaitsForOlderFlight(t *testing.T) {
 		t.Fatalf("JWKS requests = %d", n)
 	}
 	lookupOK(t, e.c, kid1)
+}
+
+func TestLookupHitReadsNoClock(t *testing.T) {
+	srv := oauthtest.NewT(t)
+	fc := newFakeClock()
+	var calls atomic.Int64
+	now := func() time.Time { calls.Add(1); return fc.Now() }
+	c, err := New(context.Background(), Config{Name: "x", JWKSURL: srv.JWKSURL(), Now: now, NewTimer: fc.NewTimer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Ready(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	fc.waitTimerAt(t, c.Stats().NextRefresh) // the loop is parked
+	before := calls.Load()
+	for range 100 {
+		lookupOK(t, c, srv.SigningKeyID())
+	}
+	if n := calls.Load() - before; n != 0 {
+		t.Fatalf("100 hits read the clock %d times", n)
+	}
+}
+
+func TestStalenessAfterClose(t *testing.T) {
+	srv := oauthtest.NewT(t)
+	e := newEnv(t, Config{JWKSURL: srv.JWKSURL()})
+	e.ready(t)
+	e.c.Close()
+	lookupOK(t, e.c, srv.SigningKeyID()) // still served after Close
+	e.fc.Advance(DefaultMaxStaleness - time.Second)
+	lookupOK(t, e.c, srv.SigningKeyID())
+	e.fc.Advance(time.Second)
+	if e.c.Current() != nil {
+		t.Fatal("stale set served after Close")
+	}
+	lookupErr(t, e.c, srv.SigningKeyID(), ErrKeysUnavailable)
 }

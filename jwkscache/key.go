@@ -50,17 +50,30 @@ type KeySet struct {
 	// Keys holds the usable keys in document order. Do not modify.
 	Keys []Key
 
-	byKID map[string][]int
+	byKID map[string][]Key
 }
 
 // NewKeySet builds an immutable KeySet from keys (copied). Each key's
 // Generation is set to gen.
 func NewKeySet(gen uint64, fetchedAt time.Time, keys []Key) *KeySet {
-	ks := &KeySet{Generation: gen, FetchedAt: fetchedAt, Keys: make([]Key, len(keys)), byKID: make(map[string][]int, len(keys))}
+	ks := &KeySet{Generation: gen, FetchedAt: fetchedAt, Keys: make([]Key, len(keys)), byKID: make(map[string][]Key, len(keys))}
 	copy(ks.Keys, keys)
+	count := make(map[string]int, len(keys))
 	for i := range ks.Keys {
 		ks.Keys[i].Generation = gen
-		ks.byKID[ks.Keys[i].KID] = append(ks.byKID[ks.Keys[i].KID], i)
+		count[ks.Keys[i].KID]++
+	}
+	for i := range ks.Keys {
+		kid := ks.Keys[i].KID
+		if count[kid] == 1 {
+			// A sub-slice of Keys with no spare capacity: an append by a
+			// careless caller cannot overwrite the next key.
+			ks.byKID[kid] = ks.Keys[i : i+1 : i+1]
+			continue
+		}
+		// Duplicate kids get their own candidate slice, in document
+		// order, built once here so that Lookup never allocates.
+		ks.byKID[kid] = append(ks.byKID[kid], ks.Keys[i])
 	}
 	return ks
 }
@@ -72,20 +85,7 @@ func (ks *KeySet) Lookup(kid string) []Key {
 	if ks == nil {
 		return nil
 	}
-	idx := ks.byKID[kid]
-	switch len(idx) {
-	case 0:
-		return nil
-	case 1:
-		return ks.Keys[idx[0] : idx[0]+1]
-	}
-	// Duplicate kids are rare; they are kept adjacent when built by
-	// NewKeySet only if the document had them adjacent, so copy.
-	out := make([]Key, 0, len(idx))
-	for _, i := range idx {
-		out = append(out, ks.Keys[i])
-	}
-	return out
+	return ks.byKID[kid]
 }
 
 // Contains reports whether the set still publishes a key with this kid and
@@ -95,8 +95,8 @@ func (ks *KeySet) Contains(kid, thumbprint string) bool {
 	if ks == nil {
 		return false
 	}
-	for _, i := range ks.byKID[kid] {
-		if ks.Keys[i].Thumbprint == thumbprint {
+	for i := range ks.byKID[kid] {
+		if ks.byKID[kid][i].Thumbprint == thumbprint {
 			return true
 		}
 	}

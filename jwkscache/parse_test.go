@@ -8,6 +8,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -335,5 +337,54 @@ func TestNewStaticJWKS(t *testing.T) {
 	}
 	if _, err := NewStaticJWKS("x", []byte(`{"keys":[]}`)); !errors.Is(err, ErrNoUsableKeys) {
 		t.Fatalf("empty: %v", err)
+	}
+}
+
+func TestKeySetLookupDoesNotAllocate(t *testing.T) {
+	k := testKeys()
+	doc := jwksDoc(t, jwkMap(t, &k.rsa2048.PublicKey, "same", nil), jwkMap(t, &k.p256.PublicKey, "one", nil),
+		jwkMap(t, &k.p384.PublicKey, "same", nil))
+	keys, _, err := ParseJWKS(doc, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := NewKeySet(3, time.Time{}, keys)
+	if n := testing.AllocsPerRun(100, func() {
+		if len(set.Lookup("same")) != 2 || len(set.Lookup("one")) != 1 || set.Lookup("none") != nil {
+			t.Fatal("lookup")
+		}
+	}); n != 0 {
+		t.Fatalf("%v allocations", n)
+	}
+	if got := set.Lookup("one"); cap(got) != 1 || got[0].Generation != 3 {
+		t.Fatalf("single candidate slice %+v cap %d", got, cap(got))
+	}
+	if !set.Contains("same", keys[2].Thumbprint) || set.Contains("one", keys[0].Thumbprint) {
+		t.Fatal("Contains")
+	}
+}
+
+// TestParseJWKSRealWorldShapes covers members real issuers add: x5c/x5t
+// (Entra, Auth0, Okta), issuer (Entra), "use" absent (Keycloak's EC keys),
+// unknown members.
+func TestParseJWKSRealWorldShapes(t *testing.T) {
+	k := testKeys()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.rsa2048.PublicKey, k.rsa2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha1.Sum(der)
+	entra := jwkMap(t, &k.rsa2048.PublicKey, "entra-kid", map[string]any{
+		"use": "sig", "x5t": b64(sum[:]), "x5c": []string{base64.StdEncoding.EncodeToString(der)},
+		"issuer": "https://login.microsoftonline.com/{tenantid}/v2.0", "cloud_instance_name": "microsoftonline.com",
+	})
+	keycloak := jwkMap(t, &k.p256.PublicKey, "kc", map[string]any{"alg": "ES256"})
+	keys, skipped, err := ParseJWKS(jwksDoc(t, entra, keycloak), "s")
+	if err != nil || len(keys) != 2 || len(skipped) != 0 {
+		t.Fatalf("keys=%d skipped=%+v err=%v", len(keys), skipped, err)
+	}
+	if keys[0].Issuer != "https://login.microsoftonline.com/{tenantid}/v2.0" || keys[0].Alg != "" {
+		t.Fatalf("entra key %+v", keys[0])
 	}
 }
