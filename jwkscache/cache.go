@@ -33,12 +33,12 @@ type Cache struct {
 	// stopped (unattended), Current checks the age itself.
 	set        atomic.Pointer[KeySet]
 	unattended atomic.Bool
-	ctx   context.Context
-	stop  context.CancelFunc
-	wg    sync.WaitGroup
-	ready chan struct{}
-	wake  chan struct{}
-	once  sync.Once
+	ctx        context.Context
+	stop       context.CancelFunc
+	wg         sync.WaitGroup
+	ready      chan struct{}
+	wake       chan struct{}
+	once       sync.Once
 
 	// discovered is the JWKS URL found by discovery; touched only by the
 	// single in-flight fetch (fetches are serialized through mu/inflight).
