@@ -175,11 +175,9 @@ func FuzzJSON(f *testing.F) {
 		err := validateObject(doc)
 		var c claims
 		perr := parseClaims(doc, []string{"scope", "roles"}, &c)
-		if (err == nil) != (perr == nil || perr.Detail != "claims") {
-			// parseClaims also applies claim types; it may only refuse more.
-			if err != nil {
-				t.Fatalf("parseClaims accepted what validateObject refused: %v", err)
-			}
+		// parseClaims also applies claim types: it may only refuse more.
+		if perr == nil && err != nil {
+			t.Fatalf("parseClaims accepted what validateObject refused: %v", err)
 		}
 		if err != nil {
 			return

@@ -395,40 +395,82 @@ func (s *scanner) skipArray(depth int) error {
 	}
 }
 
-// nameSet detects duplicate member names. Small objects compare in place;
-// names with escapes are compared after unescaping.
+// nameSet detects duplicate member names. It lives on the stack: names
+// without escapes are kept as offsets into the document, the rare escaped
+// ones as unescaped strings; objects with many members spill to the heap.
 type nameSet struct {
-	small [16][]byte
-	names [][]byte
+	n     int
+	small [32]nameRef
+	more  []nameRef
 	big   map[string]struct{}
 }
 
+type nameRef struct {
+	start, end int32
+	esc        bool
+	s          string // unescaped name when esc
+}
+
+func (r *nameRef) equal(doc []byte, o *nameRef) bool {
+	switch {
+	case !r.esc && !o.esc:
+		return r.end-r.start == o.end-o.start && string(doc[r.start:r.end]) == string(doc[o.start:o.end])
+	case r.esc && o.esc:
+		return r.s == o.s
+	case r.esc:
+		return r.s == string(doc[o.start:o.end])
+	}
+	return o.s == string(doc[r.start:r.end])
+}
+
 func (ns *nameSet) add(doc []byte, name jval) bool {
-	n := doc[name.start:name.end]
+	r := nameRef{start: int32(name.start), end: int32(name.end), esc: name.esc}
 	if name.esc {
-		n = unescape(n)
+		r.s = string(unescape(doc[name.start:name.end]))
 	}
 	if ns.big != nil {
-		if _, dup := ns.big[string(n)]; dup {
+		k := r.s
+		if !r.esc {
+			k = string(doc[r.start:r.end])
+		}
+		if _, dup := ns.big[k]; dup {
 			return false
 		}
-		ns.big[string(n)] = struct{}{}
+		ns.big[k] = struct{}{}
 		return true
 	}
-	if ns.names == nil {
-		ns.names = ns.small[:0]
-	}
-	for _, o := range ns.names {
-		if len(o) == len(n) && string(o) == string(n) {
+	for i := 0; i < ns.n && i < len(ns.small); i++ {
+		if ns.small[i].equal(doc, &r) {
 			return false
 		}
 	}
-	ns.names = append(ns.names, n)
-	if len(ns.names) > 64 {
-		ns.big = make(map[string]struct{}, 2*len(ns.names))
-		for _, o := range ns.names {
-			ns.big[string(o)] = struct{}{}
+	for i := range ns.more {
+		if ns.more[i].equal(doc, &r) {
+			return false
 		}
+	}
+	if ns.n < len(ns.small) {
+		ns.small[ns.n] = r
+	} else {
+		ns.more = append(ns.more, r)
+	}
+	ns.n++
+	if ns.n > 64 {
+		ns.big = make(map[string]struct{}, 2*ns.n)
+		add := func(r *nameRef) {
+			if r.esc {
+				ns.big[r.s] = struct{}{}
+			} else {
+				ns.big[string(doc[r.start:r.end])] = struct{}{}
+			}
+		}
+		for i := range ns.small {
+			add(&ns.small[i])
+		}
+		for i := range ns.more {
+			add(&ns.more[i])
+		}
+		ns.more = nil
 	}
 	return true
 }

@@ -22,6 +22,7 @@ type Principal struct {
 	tid        string
 	jti        string
 	aud        []string
+	aud1       [1]string // backing of aud for a single audience
 	scopes     []string // merged, sorted, deduplicated
 	delegated  []string // sorted, deduplicated
 	roles      []string // sorted, deduplicated

@@ -321,7 +321,8 @@ func (v *Verifier) verifySlow(ctx context.Context, token string, now time.Time) 
 	// Audience.
 	switch c.aud.kind {
 	case kindString:
-		p.aud = []string{stringOf(doc, c.aud)}
+		p.aud1[0] = stringOf(doc, c.aud)
+		p.aud = p.aud1[:]
 	case kindArray:
 		arrayElems(raw, c.aud, func(e jval) bool {
 			p.aud = append(p.aud, stringOf(doc, e))
@@ -384,6 +385,9 @@ func (v *Verifier) verifySlow(ctx context.Context, token string, now time.Time) 
 			}
 			return fail(r, "issuer rule", err)
 		}
+	}
+	if v.cache == nil {
+		return p, is, nil, nil
 	}
 	e := &cacheEntry{
 		p:        p,
@@ -451,8 +455,17 @@ func defaultAppOnly(doc string, c *claims, p *Principal, hasDelegatedClaim bool)
 	return !hasDelegatedClaim
 }
 
-// mapPermissions fills the delegated scopes, roles and merged set.
+// permItem is one permission found in the claims.
+type permItem struct {
+	s    string
+	role bool
+}
+
+// mapPermissions fills the delegated scopes, roles and merged set with one
+// allocation: all three slices share a backing array.
 func mapPermissions(raw []byte, doc string, c *claims, is *issuer, p *Principal) (hasDelegatedClaim bool, err error) {
+	var stack [32]permItem
+	items := stack[:0]
 	for _, ps := range is.perms {
 		v := c.extra[ps.idx]
 		if len(ps.rest) > 0 && v.kind != 0 {
@@ -461,10 +474,7 @@ func mapPermissions(raw []byte, doc string, c *claims, is *issuer, p *Principal)
 				continue
 			}
 		}
-		dst := &p.roles
-		if ps.kind == KindScope {
-			dst = &p.delegated
-		}
+		role := ps.kind == KindRole
 		switch v.kind {
 		case 0, kindNull:
 			continue
@@ -474,7 +484,7 @@ func mapPermissions(raw []byte, doc string, c *claims, is *issuer, p *Principal)
 				var f string
 				f, s, _ = strings.Cut(s, " ")
 				if f != "" {
-					*dst = append(*dst, f)
+					items = append(items, permItem{f, role})
 				}
 			}
 		case kindArray:
@@ -485,7 +495,7 @@ func mapPermissions(raw []byte, doc string, c *claims, is *issuer, p *Principal)
 					return false
 				}
 				if s := stringOf(doc, e); s != "" {
-					*dst = append(*dst, s)
+					items = append(items, permItem{s, role})
 				}
 				return true
 			})
@@ -495,25 +505,34 @@ func mapPermissions(raw []byte, doc string, c *claims, is *issuer, p *Principal)
 		default:
 			return false, errors.New("permission claim " + quote(ps.name) + " is neither a string nor an array")
 		}
-		if ps.kind == KindScope {
+		if !role {
 			hasDelegatedClaim = true
 		}
 	}
-	slices.Sort(p.delegated)
-	p.delegated = slices.Compact(p.delegated)
-	slices.Sort(p.roles)
-	p.roles = slices.Compact(p.roles)
-	switch {
-	case len(p.roles) == 0:
-		p.scopes = p.delegated
-	case len(p.delegated) == 0:
-		p.scopes = p.roles
-	default:
-		m := make([]string, 0, len(p.delegated)+len(p.roles))
-		m = append(append(m, p.delegated...), p.roles...)
-		slices.Sort(m)
-		p.scopes = slices.Compact(m)
+	if len(items) == 0 {
+		return hasDelegatedClaim, nil
 	}
+	nr := 0
+	for _, it := range items {
+		if it.role {
+			nr++
+		}
+	}
+	nd := len(items) - nr
+	all := make([]string, 2*len(items))
+	d, r, m := all[:0:nd], all[nd:nd:len(items)], all[len(items):len(items)]
+	for _, it := range items {
+		if it.role {
+			r = append(r, it.s)
+		} else {
+			d = append(d, it.s)
+		}
+		m = append(m, it.s)
+	}
+	slices.Sort(d)
+	slices.Sort(r)
+	slices.Sort(m)
+	p.delegated, p.roles, p.scopes = slices.Compact(d), slices.Compact(r), slices.Compact(m)
 	return hasDelegatedClaim, nil
 }
 
