@@ -23,10 +23,10 @@ type Principal struct {
 	jti        string
 	aud        []string
 	aud1       [1]string // backing of aud for a single audience
-	scopes     []string // merged, sorted, deduplicated
-	delegated  []string // sorted, deduplicated
-	roles      []string // sorted, deduplicated
-	exp, iat   int64    // microseconds since the epoch
+	scopes     []string  // merged, sorted, deduplicated
+	delegated  []string  // sorted, deduplicated
+	roles      []string  // sorted, deduplicated
+	exp, iat   int64     // microseconds since the epoch
 	hasIat     bool
 	appOnly    bool
 }
