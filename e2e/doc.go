@@ -37,7 +37,9 @@
 //     refused, also the ones verified and cached before.
 //   - TestHydraStopped (a private Hydra, killed mid-test): tokens signed by
 //     cached keys keep validating, including tokens never verified before;
-//     an unknown kid while Hydra is down is 401, not 503.
+//     an unknown kid while Hydra is down is 401, not 503; a service that
+//     starts while Hydra is down (no key set ever fetched) answers 503 /
+//     Unavailable.
 //
 // Hydra generates RSA 4096 keys lazily in the first request that needs
 // them. The shared Hydra does so once at start-up (waited for, bounded);

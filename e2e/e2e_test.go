@@ -180,6 +180,7 @@ func TestHydraStopped(t *testing.T) {
 		t.Fatal("Hydra returned the same token twice")
 	}
 
+	issuer := h.discovery(t).Issuer
 	h.stop()
 	if h.running() {
 		t.Fatal("Hydra still running after stop")
@@ -218,5 +219,12 @@ func TestHydraStopped(t *testing.T) {
 			t.Errorf("stats after the unknown kid: %d failures (want %d), usable %v", st.ConsecutiveFailures, failures+1, st.Usable)
 		}
 		s.expect(t, bad, opRead, unauthenticated, jwtverify.ReasonUnknownKey)
+	})
+	t.Run("never_fetched_is_503", func(t *testing.T) {
+		// A service started while the issuer is down has no keys at all:
+		// that is the server's condition, 503 / Unavailable, not the
+		// caller's fault.
+		cold := buildStack(t, issuer, false, w.ID)
+		cold.expect(t, unseen, opRead, unavailable, jwtverify.ReasonKeysUnavailable)
 	})
 }

@@ -95,7 +95,6 @@ func (r *recorder) get() (jwtverify.DecisionEvent, int) {
 // stack is one m2mauth configuration for a Hydra (profiles.Hydra over a
 // jwkscache discovery of its issuer) protecting three real services.
 type stack struct {
-	h        *hydraProcess
 	clock    *fakeClock
 	cache    *jwkscache.Cache
 	verifier *jwtverify.Verifier
@@ -114,14 +113,20 @@ const unknownKIDWait = jwkscache.DefaultUnknownKIDCooldown + jwkscache.MinFetchG
 // net/http, Echo and gRPC services, all closed when t ends.
 func newStack(t *testing.T, h *hydraProcess, clientIDs ...string) *stack {
 	t.Helper()
+	return buildStack(t, h.discovery(t).Issuer, true, clientIDs...)
+}
+
+// buildStack is newStack for the issuer URL; with waitReady false it does
+// not wait for the first key set (the issuer may be down).
+func buildStack(t *testing.T, issuer string, waitReady bool, clientIDs ...string) *stack {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	d := h.discovery(t)
-	s := &stack{h: h, clock: newFakeClock(), rec: &recorder{}, http: httpClient(t)}
+	s := &stack{clock: newFakeClock(), rec: &recorder{}, http: httpClient(t)}
 
 	cache, err := jwkscache.New(context.Background(), jwkscache.Config{
 		Name:               "hydra",
-		Issuer:             d.Issuer, // discovery: {issuer}/.well-known/openid-configuration
+		Issuer:             issuer, // discovery: {issuer}/.well-known/openid-configuration
 		HTTPClient:         httpClient(t),
 		UnknownKIDCooldown: jwkscache.DefaultUnknownKIDCooldown,
 		Now:                s.clock.Now,
@@ -131,13 +136,15 @@ func newStack(t *testing.T, h *hydraProcess, clientIDs ...string) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cache.Close() })
-	if err := cache.Ready(ctx); err != nil {
-		t.Fatal(err)
+	if waitReady {
+		if err := cache.Ready(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s.cache = cache
 
 	prof, err := profiles.Hydra(profiles.HydraOptions{
-		Issuer:    d.Issuer,
+		Issuer:    issuer,
 		Audience:  apiAudience,
 		ClientIDs: clientIDs,
 		Keys:      cache,
@@ -277,10 +284,12 @@ const (
 	allowed         want = iota // 200 / OK
 	unauthenticated             // 401 invalid_token / Unauthenticated
 	forbidden                   // 403 insufficient_scope / PermissionDenied
+	unavailable                 // 503 / Unavailable: no usable key set
+	unexpected                  // anything else
 )
 
 func (w want) String() string {
-	return [...]string{"allowed", "unauthenticated", "forbidden"}[w]
+	return [...]string{"allowed", "unauthenticated", "forbidden", "unavailable", "unexpected"}[w]
 }
 
 // op is what a call does: read or write.
@@ -375,8 +384,10 @@ func (s *stack) call(t *testing.T, tr, tok string, o op) (want, string) {
 			t.Errorf("%s: 403 challenge %q, want insufficient_scope naming scope %q", tr, challenge, o)
 		}
 		return forbidden, detail
+	case http.StatusServiceUnavailable:
+		return unavailable, detail
 	}
-	return -1, detail
+	return unexpected, detail
 }
 
 func classifyGRPC(t *testing.T, err error) (want, string) {
@@ -389,8 +400,10 @@ func classifyGRPC(t *testing.T, err error) (want, string) {
 		return unauthenticated, st.String()
 	case codes.PermissionDenied:
 		return forbidden, st.String()
+	case codes.Unavailable:
+		return unavailable, st.String()
 	}
-	return -1, st.String()
+	return unexpected, st.String()
 }
 
 // expectStream checks the stream interceptor with a server-streaming read.
