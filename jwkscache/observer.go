@@ -106,7 +106,7 @@ type FetchEvent struct {
 	// (filled on success and on ClassNoUsableKeys).
 	Skipped []Skipped
 	// Generation is the new set's generation on success, else the
-	// generation still served (0 when none).
+	// generation of the last good set (0 when none).
 	Generation uint64
 	// NextRefresh is when the next scheduled fetch is due.
 	NextRefresh time.Time
@@ -148,7 +148,7 @@ type Stats struct {
 	Source string
 	// Usable reports whether a usable key set is served (Current() != nil).
 	Usable bool
-	// Generation of the served set (0 before the first success).
+	// Generation of the last good set (0 before the first success).
 	Generation uint64
 	// Keys is the number of keys served (0 when not usable).
 	Keys int
@@ -163,8 +163,9 @@ type Stats struct {
 	LastError error
 	// ConsecutiveFailures counts failed fetches since the last success.
 	ConsecutiveFailures int
-	// Age is the age of the keys served (now minus LastSuccess), 0 before
-	// the first success.
+	// Age is the age of the last good set (now minus LastSuccess), 0
+	// before the first success; Usable turns false once it reaches
+	// MaxStaleness.
 	Age time.Duration
 	// NextRefresh is when the next scheduled fetch is due.
 	NextRefresh time.Time
