@@ -9,7 +9,7 @@
 #   M2M_HYDRA_CACHE  cache root (default $HOME/.cache/m2mauth)
 #   E2E_RACE=0       run the suite without -race
 #
-# Runs go vet (and staticcheck when installed in $(go env GOPATH)/bin) on
+# Runs go vet (and staticcheck when installed in GOBIN or GOPATH/bin) on
 # the e2e module, then the suite with -race. Exits non-zero when Hydra
 # cannot be built or any step fails; the suite kills every Hydra it starts.
 set -euo pipefail
@@ -68,7 +68,8 @@ cd "$repo_root/e2e"
 export GOWORK=off
 # e2e/ is its own module: the root's go vet / staticcheck do not see it.
 go vet ./...
-staticcheck="$(go env GOPATH)/bin/staticcheck"
+gobin="$(go env GOBIN)"
+staticcheck="${gobin:-$(go env GOPATH)/bin}/staticcheck"
 if [[ -x "$staticcheck" ]]; then
 	"$staticcheck" ./...
 fi
