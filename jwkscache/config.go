@@ -34,9 +34,11 @@ type Config struct {
 	// consulted after those checks). Its Timeout is left as is; the cache
 	// bounds each request with FetchTimeout.
 	HTTPClient *http.Client
-	// FetchTimeout bounds each HTTP request (discovery and JWKS each).
-	// Default 5 s. A lookup waiting on an unknown-kid refresh waits at most
-	// this long (or less, by its own context).
+	// FetchTimeout bounds each HTTP request (each discovery request and the
+	// JWKS request). Default 5 s. A lookup waiting on a refresh waits at
+	// most this long (or less, by its own context), up to three times this
+	// long when the refresh must first discover the JWKS URL (at start-up
+	// and after a failed fetch).
 	FetchTimeout time.Duration
 	// MaxResponseBytes caps each response body; a larger answer is a failed
 	// fetch (ClassTooLarge). Default 1 MiB.
