@@ -26,7 +26,9 @@ const maxInterest = 32
 // parseClaims reads the claims object strictly: UTF-8 JSON object, no
 // duplicate names, bounded depth, nothing after it, and registered claims
 // with their registered JSON types.
-func parseClaims(doc []byte, interest []string, c *claims) *Error {
+// interestLens has bit n set when a name of interest has length n (names
+// of 64 bytes or more are not allowed).
+func parseClaims(doc []byte, interest []string, interestLens uint64, c *claims) *Error {
 	s := scanner{b: doc}
 	if err := s.openObject(); err != nil {
 		return &Error{Reason: ReasonMalformed, Detail: "claims", Err: err}
@@ -101,10 +103,12 @@ func parseClaims(doc []byte, interest []string, c *claims) *Error {
 		case "token_use":
 			c.tokenUse = v
 		}
-		for i, want := range interest {
-			if len(want) == len(nm) && want == string(nm) {
-				c.extra[i] = v
-				break
+		if len(nm) < 64 && interestLens&(1<<len(nm)) != 0 {
+			for i, want := range interest {
+				if len(want) == len(nm) && want == string(nm) {
+					c.extra[i] = v
+					break
+				}
 			}
 		}
 	}

@@ -47,6 +47,15 @@ var (
 	errJSONNotObject = errors.New("JSON value is not an object")
 )
 
+// plainASCII marks the bytes a string may hold as they are: printable
+// ASCII except '"' and '\\'.
+var plainASCII = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 type scanner struct {
 	b []byte
 	i int
@@ -123,6 +132,12 @@ func (s *scanner) str() (jval, error) {
 	v := jval{start: s.i, kind: kindString}
 	b := s.b
 	for i := s.i; i < len(b); {
+		for i < len(b) && plainASCII[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			break
+		}
 		c := b[i]
 		switch {
 		case c == '"':
@@ -400,6 +415,7 @@ func (s *scanner) skipArray(depth int) error {
 // ones as unescaped strings; objects with many members spill to the heap.
 type nameSet struct {
 	n     int
+	bloom uint64 // one bit per name, from nameBit
 	small [32]nameRef
 	more  []nameRef
 	big   map[string]struct{}
@@ -439,16 +455,25 @@ func (ns *nameSet) add(doc []byte, name jval) bool {
 		ns.big[k] = struct{}{}
 		return true
 	}
-	for i := 0; i < ns.n && i < len(ns.small); i++ {
-		if ns.small[i].equal(doc, &r) {
-			return false
+	var bit uint64
+	if r.esc {
+		bit = nameBit(r.s)
+	} else {
+		bit = nameBit(string(doc[r.start:r.end]))
+	}
+	if ns.bloom&bit != 0 { // possibly seen: compare
+		for i := 0; i < ns.n && i < len(ns.small); i++ {
+			if ns.small[i].equal(doc, &r) {
+				return false
+			}
+		}
+		for i := range ns.more {
+			if ns.more[i].equal(doc, &r) {
+				return false
+			}
 		}
 	}
-	for i := range ns.more {
-		if ns.more[i].equal(doc, &r) {
-			return false
-		}
-	}
+	ns.bloom |= bit
 	if ns.n < len(ns.small) {
 		ns.small[ns.n] = r
 	} else {
@@ -473,6 +498,16 @@ func (ns *nameSet) add(doc []byte, name jval) bool {
 		ns.more = nil
 	}
 	return true
+}
+
+// nameBit maps a name to one of 64 bits (length and two bytes), so most
+// new names skip the comparisons.
+func nameBit(s string) uint64 {
+	h := uint(len(s)) * 0x9E
+	if len(s) > 0 {
+		h += uint(s[0])*31 + uint(s[len(s)-1])*7
+	}
+	return 1 << ((h ^ h>>6) & 63)
 }
 
 // nameIs reports whether the (unescaped) name of a member equals want.
