@@ -206,3 +206,119 @@ func FuzzJSON(f *testing.F) {
 		}
 	})
 }
+
+// FuzzVerifySigned signs arbitrary header and claims bytes with a trusted
+// EdDSA key, so the fuzzer reaches every check after the signature. Whatever
+// is accepted must agree with encoding/json's reading of the same bytes.
+func FuzzVerifySigned(f *testing.F) {
+	f.Add(hdrJSON("EdDSA"), mustJSON(baseClaims()))
+	f.Add([]byte(`{"alg":"EdDSA","typ":"JWT"}`), mustJSON(benchClaims()))
+	f.Add([]byte(`{"alg":"EdDSA","kid":"EdDSA","crit":["x"]}`), []byte(`{"iss":"https://issuer.test","exp":1e10,"aud":["api://orders"],"azp":"worker","scp":["a","b"],"realm_access":{"roles":["r"]}}`))
+	f.Add([]byte(`{"alg":"EdDSA","kid":"EdDSA","typ":"application/AT+JWT"}`), []byte(`{"iss":"https://issuer.test","exp":1795773600.5,"nbf":1795769940,"aud":"api://orders","client_id":"worker","scope":"x  y","roles":[],"permissions":["p"]}`))
+	v := newV(f, func(c *Config) { c.Cache.Disabled = true })
+	priv := fx("EdDSA").priv
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, header, claims []byte) {
+		if len(header)+len(claims) > 4096 {
+			return
+		}
+		token := signToken("EdDSA", priv, header, claims)
+		p, err := v.Verify(ctx, token)
+		if err != nil {
+			if p != nil || !strings.HasPrefix(err.Error(), "jwtverify: ") {
+				t.Fatalf("bad rejection %v", err)
+			}
+			return
+		}
+		var h map[string]any
+		var c map[string]any
+		if json.Unmarshal(header, &h) != nil || json.Unmarshal(claims, &c) != nil || !utf8.Valid(header) || !utf8.Valid(claims) {
+			t.Fatal("accepted JSON that encoding/json refuses")
+		}
+		if h["alg"] != "EdDSA" {
+			t.Fatalf("alg %v", h["alg"])
+		}
+		for _, bad := range []string{"crit", "b64", "cty", "zip", "enc"} {
+			if _, ok := h[bad]; ok {
+				t.Fatalf("accepted header %s", bad)
+			}
+		}
+		if typ, ok := h["typ"]; ok {
+			s, _ := typ.(string)
+			s = strings.TrimPrefix(strings.ToLower(s), "application/")
+			if s != "at+jwt" && s != "jwt" {
+				t.Fatalf("accepted typ %v", typ)
+			}
+		}
+		if kid, ok := h["kid"]; ok && kid != "EdDSA" {
+			t.Fatalf("accepted kid %v", kid)
+		}
+		if c["iss"] != testIss || p.Issuer() != testIss {
+			t.Fatalf("iss %v", c["iss"])
+		}
+		exp, ok := c["exp"].(float64)
+		if !ok || exp < float64(testNow.Unix()-30) || exp > 253402300799 {
+			t.Fatalf("exp %v", c["exp"])
+		}
+		for _, n := range []string{"nbf", "iat"} {
+			if x, ok := c[n]; ok {
+				if f, isNum := x.(float64); !isNum || f > float64(testNow.Unix()+30) || f < 0 {
+					t.Fatalf("%s %v", n, x)
+				}
+			}
+		}
+		audOK := false
+		switch a := c["aud"].(type) {
+		case string:
+			audOK = a == testAud
+		case []any:
+			for _, e := range a {
+				s, isStr := e.(string)
+				if !isStr {
+					t.Fatalf("aud element %v", e)
+				}
+				audOK = audOK || s == testAud
+			}
+		}
+		if !audOK {
+			t.Fatalf("aud %v", c["aud"])
+		}
+		client := ""
+		for _, n := range DefaultClientIDClaims() {
+			if x, ok := c[n]; ok && x != nil {
+				client, _ = x.(string)
+				break
+			}
+		}
+		if client != testClient || p.ClientID() != testClient {
+			t.Fatalf("client %q %q", client, p.ClientID())
+		}
+		// Permissions: recompute from encoding/json's view.
+		want := map[string]bool{}
+		for _, n := range []string{"scope", "scp", "roles", "permissions"} {
+			switch x := c[n].(type) {
+			case string:
+				for _, s := range strings.Split(x, " ") {
+					if s != "" {
+						want[s] = true
+					}
+				}
+			case []any:
+				for _, e := range x {
+					if s, _ := e.(string); s != "" {
+						want[s] = true
+					}
+				}
+			}
+		}
+		got := p.Scopes()
+		if len(got) != len(want) {
+			t.Fatalf("scopes %q, want %v", got, want)
+		}
+		for _, s := range got {
+			if !want[s] {
+				t.Fatalf("scope %q not in the claims", s)
+			}
+		}
+	})
+}

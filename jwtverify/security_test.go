@@ -242,7 +242,14 @@ func TestSecurityCatalogue(t *testing.T) {
 			return s[:strings.IndexByte(s, '.')] + ".." + s[strings.LastIndexByte(s, '.')+1:]
 		}, want: ReasonMalformed},
 		{name: "C3_empty_signature", token: func(t *testing.T) string { s := tok("RS256", nil, nil); return s[:strings.LastIndexByte(s, '.')+1] }, want: ReasonMalformed},
-		{name: "C4_1MB_of_dots", token: tokenOf(strings.Repeat(".", 1<<20)), want: ReasonMalformed},
+		{name: "C4_1MB_of_dots", token: tokenOf(strings.Repeat(".", 1<<20)), want: ReasonMalformed,
+			check: func(t *testing.T, _ *Principal, _ error) {
+				v := newV(t, nil)
+				dots := strings.Repeat(".", 1<<20)
+				if n := testing.AllocsPerRun(20, func() { _, _ = v.Verify(context.Background(), dots) }); n > 2 {
+					t.Fatalf("%v allocations for an oversized token", n)
+				}
+			}},
 		{name: "C5_JWS_JSON_serialization", token: func(t *testing.T) string {
 			s := strings.Split(tok("RS256", nil, nil), ".")
 			return string(mustJSON(map[string]any{"payload": s[1], "signatures": []any{map[string]any{"protected": s[0], "signature": s[2]}}}))
