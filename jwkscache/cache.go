@@ -120,7 +120,16 @@ func (c *Cache) Name() string { return c.name }
 // FetchTimeout); after Close, Current checks the set's age itself.
 func (c *Cache) Current() *KeySet {
 	s := c.set.Load()
-	if s != nil && c.unattended.Load() && !c.now().Before(s.FetchedAt.Add(c.cfg.MaxStaleness)) {
+	if s != nil && c.unattended.Load() {
+		return c.unlessStale(s)
+	}
+	return s
+}
+
+// unlessStale returns s unless it is MaxStaleness old (kept out of
+// Current so that Current inlines).
+func (c *Cache) unlessStale(s *KeySet) *KeySet {
+	if !c.now().Before(s.FetchedAt.Add(c.cfg.MaxStaleness)) {
 		return nil
 	}
 	return s
@@ -138,13 +147,15 @@ func (c *Cache) Current() *KeySet {
 // while the issuer is down), ErrKeysUnavailable when there is no usable set.
 // An empty kid returns every key of the set.
 func (c *Cache) Lookup(ctx context.Context, kid string) ([]Key, error) {
-	if s := c.Current(); s != nil {
-		if kid == "" {
-			return s.Keys, nil
-		}
-		if ks := s.Lookup(kid); ks != nil {
+	// The hot path, kept minimal: a served set, the background loop alive
+	// (so the set is not stale), a known kid.
+	if s := c.set.Load(); s != nil && !c.unattended.Load() {
+		if ks := s.byKID[kid]; ks != nil && kid != "" {
 			return ks, nil
 		}
+	}
+	if ks, ok := c.find(kid); ok {
+		return ks, nil
 	}
 	return c.miss(ctx, kid)
 }
