@@ -376,3 +376,27 @@ func TestObserverOnRejection(t *testing.T) {
 		t.Fatalf("event %+v", ev)
 	}
 }
+
+type decisionCounter struct{ n int }
+
+func (d *decisionCounter) ObserveDecision(DecisionEvent) { d.n++ }
+
+func TestMultiObserver(t *testing.T) {
+	if MultiObserver() != nil || MultiObserver(nil, nil) != nil || MultiDecisionObserver(nil) != nil {
+		t.Fatal("empty multi observer is not nil")
+	}
+	a, b := &recorder{}, &recorder{}
+	if MultiObserver(nil, a) != Observer(a) {
+		t.Fatal("single observer not returned as is")
+	}
+	v := newV(t, func(c *Config) { c.Observer = MultiObserver(a, nil, b) })
+	_, _ = v.Verify(context.Background(), tok("EdDSA", nil, nil))
+	if len(a.evs) != 1 || len(b.evs) != 1 || a.evs[0].ClientID != testClient {
+		t.Fatalf("events %v %v", a.evs, b.evs)
+	}
+	d1, d2 := &decisionCounter{}, &decisionCounter{}
+	MultiDecisionObserver(d1, d2).ObserveDecision(DecisionEvent{Result: DecisionAllowed})
+	if d1.n != 1 || d2.n != 1 {
+		t.Fatal("decision events")
+	}
+}

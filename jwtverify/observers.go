@@ -2,7 +2,8 @@ package jwtverify
 
 // MultiObserver returns an Observer that forwards every event to each of
 // obs in order (nil entries are skipped), for example Prometheus metrics and
-// a log observer together.
+// a log observer together. It returns nil when no observer is left, so the
+// Verifier does not even read the clock for events nobody receives.
 func MultiObserver(obs ...Observer) Observer {
 	var list multiObserver
 	for _, o := range obs {
@@ -10,7 +11,10 @@ func MultiObserver(obs ...Observer) Observer {
 			list = append(list, o)
 		}
 	}
-	if len(list) == 1 {
+	switch len(list) {
+	case 0:
+		return nil
+	case 1:
 		return list[0]
 	}
 	return list
@@ -32,7 +36,10 @@ func MultiDecisionObserver(obs ...DecisionObserver) DecisionObserver {
 			list = append(list, o)
 		}
 	}
-	if len(list) == 1 {
+	switch len(list) {
+	case 0:
+		return nil
+	case 1:
 		return list[0]
 	}
 	return list
