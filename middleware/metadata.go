@@ -105,9 +105,12 @@ func buildMetadata(v *jwtverify.Verifier, cfg config) (*metadataDoc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("middleware: ResourceMetadata: %w", err)
 	}
-	// RFC 9728 section 3.1: drop a terminating slash after the host, then
-	// insert the well-known suffix between host and path.
-	p := strings.TrimSuffix(u.EscapedPath(), "/")
+	// RFC 9728 section 3.1: a slash right after the host ("https://h/")
+	// is dropped; the well-known suffix goes between host and path.
+	p := u.EscapedPath()
+	if p == "/" {
+		p = ""
+	}
 	path := WellKnownPath + p
 	doc := &metadataDoc{
 		url:  u.Scheme + "://" + u.Host + path,

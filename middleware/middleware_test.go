@@ -434,7 +434,7 @@ func TestErrorHandlerAndExtractor(t *testing.T) {
 func TestResourceMetadata(t *testing.T) {
 	env := authtest.NewEnv(t)
 	mw, err := middleware.New(env.Verifier, middleware.AllowQueryToken(), middleware.WithResourceMetadata(middleware.ResourceMetadata{
-		Resource:        "https://orders.api.test/v1/",
+		Resource:        "https://orders.api.test/v1",
 		ScopesSupported: []string{"orders.read", "orders.write"},
 		ResourceName:    "Orders",
 	}))
@@ -463,7 +463,7 @@ func TestResourceMetadata(t *testing.T) {
 	}
 	b, _ := json.Marshal(doc)
 	want := `{"authorization_servers":["` + env.Issuer.Issuer() + `"],"bearer_methods_supported":["header","query"],` +
-		`"resource":"https://orders.api.test/v1/","resource_name":"Orders","scopes_supported":["orders.read","orders.write"]}`
+		`"resource":"https://orders.api.test/v1","resource_name":"Orders","scopes_supported":["orders.read","orders.write"]}`
 	if string(b) != want {
 		t.Fatalf("metadata = %s\nwant       %s", b, want)
 	}
@@ -485,6 +485,27 @@ func TestResourceMetadata(t *testing.T) {
 	mw.MetadataHandler().ServeHTTP(w, httptest.NewRequest("DELETE", wantPath, nil))
 	if w.Code != 405 || w.Header().Get("Allow") != "GET, HEAD" {
 		t.Fatalf("DELETE: %d", w.Code)
+	}
+}
+
+// TestMetadataLocation: RFC 9728 section 3.1.
+func TestMetadataLocation(t *testing.T) {
+	env := authtest.NewEnv(t)
+	for resource, want := range map[string]string{
+		"https://api.test":          "https://api.test/.well-known/oauth-protected-resource",
+		"https://api.test/":         "https://api.test/.well-known/oauth-protected-resource",
+		"https://api.test:8443/v1":  "https://api.test:8443/.well-known/oauth-protected-resource/v1",
+		"https://api.test/v1/":      "https://api.test/.well-known/oauth-protected-resource/v1/",
+		"http://127.0.0.1:8080/a/b": "http://127.0.0.1:8080/.well-known/oauth-protected-resource/a/b",
+		"https://api.test/a%20b":    "https://api.test/.well-known/oauth-protected-resource/a%20b",
+	} {
+		a, err := middleware.NewAuthenticator(env.Verifier, "http", middleware.WithResourceMetadata(middleware.ResourceMetadata{Resource: resource}))
+		if err != nil {
+			t.Fatalf("%s: %v", resource, err)
+		}
+		if a.MetadataURL() != want {
+			t.Errorf("%s: metadata URL %s, want %s", resource, a.MetadataURL(), want)
+		}
 	}
 }
 
