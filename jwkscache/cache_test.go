@@ -628,3 +628,30 @@ func TestStalenessAfterClose(t *testing.T) {
 	}
 	lookupErr(t, e.c, srv.SigningKeyID(), ErrKeysUnavailable)
 }
+
+func TestLookupDuringStartupSharesFirstFetch(t *testing.T) {
+	srv := oauthtest.NewT(t)
+	release := make(chan struct{})
+	srv.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Wait: release})
+	e := newEnv(t, Config{JWKSURL: srv.JWKSURL()})
+	waitFor(t, "the held first fetch", func() bool { return srv.Requests(oauthtest.EndpointJWKS) == 1 })
+	got := make(chan error)
+	go func() {
+		_, err := e.c.Lookup(context.Background(), srv.SigningKeyID())
+		got <- err
+	}()
+	close(release)
+	if err := <-got; err != nil {
+		t.Fatalf("lookup during start-up: %v", err)
+	}
+	if n := srv.Requests(oauthtest.EndpointJWKS); n != 1 {
+		t.Fatalf("JWKS requests = %d, want 1", n)
+	}
+	// The lookup either joined the first fetch (the usual case) or, if
+	// it ran after the release, hit the new set: it never started a fetch
+	// of its own, and never failed with ErrKeysUnavailable.
+	if e.rec.miss(UnknownKIDFetched) != 0 || e.rec.miss(UnknownKIDRateLimited) != 0 {
+		t.Fatalf("outcomes %v", e.rec.misses)
+	}
+	t.Logf("shared: %d", e.rec.miss(UnknownKIDShared))
+}
