@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -73,6 +74,12 @@ func TestCacheHit(t *testing.T) {
 	// one fails.
 	if _, err := v.Verify(context.Background(), token+"A"); err == nil {
 		t.Fatal("mutated token accepted")
+	}
+	// Same signature segment (and so the same hash), other header: the
+	// entry is matched on the whole string, never on the hash.
+	other := b64([]byte(`{"alg":"ES256","kid":"ES256"}`)) + token[strings.IndexByte(token, '.'):]
+	if _, err := v.Verify(context.Background(), other); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("same-tail token: %v", err)
 	}
 	if n := v.CacheStats().Entries; n != 1 {
 		t.Fatalf("entries %d", n)

@@ -128,6 +128,7 @@ func TestSecurityCatalogue(t *testing.T) {
 		}
 	}
 	n256 := orderBytes(elliptic.P256())
+	countingSrc := newSwapSource(trustedKeys()...)
 
 	cases := []secCase{
 		// A: algorithms.
@@ -208,6 +209,13 @@ func TestSecurityCatalogue(t *testing.T) {
 		{name: "B4_kid_100KB", cfg: func(c *Config) { c.MaxTokenSize = 1 << 20 },
 			token: tokenOf(tok("RS256", map[string]any{"kid": strings.Repeat("k", 100<<10)}, nil)), want: ReasonMalformed},
 		{name: "B4_kid_100KB_default_cap", token: tokenOf(tok("RS256", map[string]any{"kid": strings.Repeat("k", 100<<10)}, nil)), want: ReasonMalformed},
+		{name: "B4_kid_over_256_bytes_never_looked_up", cfg: func(c *Config) { c.Issuers[0].Keys = countingSrc },
+			token: tokenOf(tok("RS256", map[string]any{"kid": strings.Repeat("k", 300)}, nil)), want: ReasonMalformed,
+			check: func(t *testing.T, _ *Principal, _ error) {
+				if n := countingSrc.lookups.Load(); n != 0 {
+					t.Fatalf("%d key lookups (refresh risk) for an over-long kid", n)
+				}
+			}},
 		{name: "B4_kid_over_256_bytes", token: tokenOf(tok("RS256", map[string]any{"kid": strings.Repeat("k", 257)}, nil)), want: ReasonMalformed},
 		{name: "B12_RSA_1024_key", cfg: func(c *Config) {
 			small := genRSA(1024)
