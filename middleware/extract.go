@@ -45,7 +45,8 @@ const accessTokenKey = "access_token"
 // access_token query parameter is invalid_request whether or not the query
 // method is on; the query (section 2.3) and form body (section 2.2) methods
 // are only used when allowed, and then a request using more than one method
-// is invalid_request.
+// is invalid_request (a form token next to an access_token query parameter
+// too, whether or not the query method is on).
 func (a *Authenticator) ExtractToken(r *http.Request) (string, error) {
 	tok, checked, err := a.extract(r)
 	if err != nil {
@@ -62,7 +63,7 @@ func (a *Authenticator) ExtractToken(r *http.Request) (string, error) {
 // kilobyte, so the hot path lets the verifier refuse such a token first and
 // only then tells a malformed request from a bad token.
 func (a *Authenticator) extract(r *http.Request) (tok string, checked bool, err error) {
-	hdr := false
+	hdr, inQuery := false, false
 	// Direct map access: "Authorization" is already canonical.
 	if vals := r.Header["Authorization"]; len(vals) > 0 {
 		t, err := bearer.CutValues(vals)
@@ -76,6 +77,7 @@ func (a *Authenticator) extract(r *http.Request) (tok string, checked bool, err 
 	if raw := r.URL.RawQuery; raw != "" {
 		n, v := scanAccessToken(raw)
 		if n > 0 {
+			inQuery = true
 			if hdr {
 				// RFC 6750 section 2: one method per request. Cheap to see,
 				// so refused even when the query method is off.
@@ -99,7 +101,8 @@ func (a *Authenticator) extract(r *http.Request) (tok string, checked bool, err 
 			return "", false, err
 		}
 		if n > 0 {
-			if tok != "" {
+			if hdr || inQuery {
+				// Also when the query method is off: one place per token.
 				return "", false, errFormAndOther
 			}
 			if n > 1 {
