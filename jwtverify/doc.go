@@ -50,13 +50,13 @@
 // Callers reuse a token until it expires, so the same string arrives many
 // times. Verified tokens are cached (never failures) until exp plus leeway,
 // bounded by CacheConfig.MaxEntries and MaxBytes (about 1.7 KiB per entry
-// for an 800-byte token). A hit costs a hash of the token's last bytes,
-// a few atomic loads, a string comparison, a clock read and one atomic load
-// of the key source's generation: no lock, no allocation, and concurrent
-// hits do not write shared memory. When the source's key set changes, the
-// entry survives only if the set still publishes its signing key (same kid
-// and thumbprint); when the source has no usable set, the hit fails with
-// ReasonKeysUnavailable.
+// for an 800-byte token). A hit costs a hash of the token's last bytes, a
+// few atomic loads, a string comparison, a clock read and one atomic load of
+// the key source's generation: no lock and no allocation, and concurrent
+// hits share no written memory (the hit counter is striped). When the
+// source's key set changes, the entry survives only if the set still
+// publishes its signing key (same kid and thumbprint); when the source has
+// no usable set, the hit fails with ReasonKeysUnavailable.
 //
 // # Errors
 //
