@@ -1,6 +1,7 @@
 package jwkscache
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -112,16 +113,24 @@ func ParseJWKS(doc []byte, source string) (keys []Key, skipped []Skipped, err er
 	if len(rawKeys) == 0 || rawKeys[0] != '[' {
 		return nil, nil, fmt.Errorf(`%w: "keys" is not an array`, ErrMalformedJWKS)
 	}
-	var entries []json.RawMessage
-	if err := json.Unmarshal(rawKeys, &entries); err != nil {
+	// Read the entries one by one and stop after MaxKeys: the document's
+	// syntax was already checked as a whole by members.
+	dec := json.NewDecoder(bytes.NewReader(rawKeys))
+	if _, err := dec.Token(); err != nil { // '['
 		return nil, nil, fmt.Errorf(`%w: "keys": %w`, ErrMalformedJWKS, err)
 	}
-	for i, raw := range entries {
+	entries := 0
+	for i := 0; dec.More(); i++ {
 		if i == MaxKeys {
 			skipped = append(skipped, Skipped{Index: i, Reason: SkipTooManyKeys,
-				Err: fmt.Errorf("jwkscache: %d keys in set, only the first %d are used", len(entries), MaxKeys)})
+				Err: fmt.Errorf("jwkscache: more than %d keys in set, only the first %d are used", MaxKeys, MaxKeys)})
 			break
 		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, nil, fmt.Errorf(`%w: "keys": %w`, ErrMalformedJWKS, err)
+		}
+		entries++
 		k, kid, reason, kerr := parseOneJWK(raw)
 		if reason != "" {
 			skipped = append(skipped, Skipped{Index: i, KID: kid, Reason: reason, Err: kerr})
@@ -131,7 +140,7 @@ func ParseJWKS(doc []byte, source string) (keys []Key, skipped []Skipped, err er
 		keys = append(keys, k)
 	}
 	if len(keys) == 0 {
-		return nil, skipped, fmt.Errorf("%w (%d entries, %d skipped)", ErrNoUsableKeys, len(entries), len(skipped))
+		return nil, skipped, fmt.Errorf("%w (%d entries read, %d skipped)", ErrNoUsableKeys, entries, len(skipped))
 	}
 	return keys, skipped, nil
 }
