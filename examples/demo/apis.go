@@ -27,7 +27,12 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/m2mauth/m2mauth/grpcauth"
@@ -150,14 +155,38 @@ const (
 )
 
 // grpcPolicy gives each method its permission; any other method is denied,
-// the health service is open.
+// health and reflection are open.
 func grpcPolicy() grpcauth.Policy {
 	return grpcauth.Policy{
 		Methods: map[string]jwtverify.Requirement{
 			grpcList:   canRead,
 			grpcCreate: canWrite,
 		},
-	}.ExemptHealth()
+	}.ExemptHealth().ExemptReflection()
+}
+
+// The service's file descriptor, registered so that server reflection can
+// describe it to grpcurl (see -serve).
+func init() {
+	method := func(name string) *descriptorpb.MethodDescriptorProto {
+		return &descriptorpb.MethodDescriptorProto{Name: proto.String(name),
+			InputType: proto.String(".google.protobuf.StringValue"), OutputType: proto.String(".google.protobuf.StringValue")}
+	}
+	fd, err := protodesc.NewFile(&descriptorpb.FileDescriptorProto{
+		Name:       proto.String("orders/v1/orders_demo.proto"),
+		Package:    proto.String("orders.v1"),
+		Dependency: []string{"google/protobuf/wrappers.proto"}, // registered by wrapperspb
+		Syntax:     proto.String("proto3"),
+		Service: []*descriptorpb.ServiceDescriptorProto{{
+			Name: proto.String("Orders"), Method: []*descriptorpb.MethodDescriptorProto{method("List"), method("Create")},
+		}},
+	}, protoregistry.GlobalFiles)
+	if err == nil {
+		err = protoregistry.GlobalFiles.RegisterFile(fd)
+	}
+	if err != nil {
+		panic(err)
+	}
 }
 
 func unary(name string, fn func(ctx context.Context, in string) (string, error)) grpc.MethodDesc {
@@ -188,6 +217,7 @@ func ordersDesc(db *store) *grpc.ServiceDesc {
 	return &grpc.ServiceDesc{
 		ServiceName: grpcService,
 		HandlerType: (*any)(nil),
+		Metadata:    "orders/v1/orders_demo.proto",
 		Methods: []grpc.MethodDesc{
 			unary("List", func(ctx context.Context, _ string) (string, error) {
 				return fmt.Sprintf("%d orders, for %s", len(db.list()), caller(ctx)), nil
@@ -220,6 +250,7 @@ func newGRPCAPI(v *jwtverify.Verifier, m *metrics.Metrics, db *store, cert tls.C
 	)
 	srv.RegisterService(ordersDesc(db), nil)
 	healthpb.RegisterHealthServer(srv, health.NewServer())
+	reflection.Register(srv)
 	return srv, nil
 }
 

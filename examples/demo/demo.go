@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -48,11 +50,17 @@ type options struct {
 	// ready, in serve mode, receives the endpoints once the curl commands
 	// are printed (for tests).
 	ready chan<- endpoints
+	// logs, in serve mode, receives a record per refused request (why,
+	// never the token). Nil: none.
+	logs io.Writer
 }
 
 // endpoints are where the demo serves.
 type endpoints struct {
 	Issuer, TokenURL, HTTP, Echo, GRPC string
+	// CertFile is the gRPC server's self-signed certificate (PEM), for
+	// grpcurl -cacert.
+	CertFile string
 	// ReaderToken and AdminToken are fresh access tokens.
 	ReaderToken, AdminToken string
 }
@@ -153,9 +161,9 @@ func run(ctx context.Context, out io.Writer, opts options) (err error) {
 	}
 	var log *slog.Logger
 	var verifyObs jwtverify.Observer = m
-	if opts.serve {
+	if opts.serve && opts.logs != nil {
 		// In serve mode, say why requests were refused (never the token).
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		log = slog.New(slog.NewTextHandler(opts.logs, nil))
 		verifyObs = jwtverify.MultiObserver(m, authlog.New(log, authlog.Options{}))
 	}
 	v, err := jwtverify.New(jwtverify.Config{Issuers: profiles.IssuerConfigs(prof), Observer: verifyObs})
@@ -309,8 +317,17 @@ func run(ctx context.Context, out io.Writer, opts options) (err error) {
 	if err != nil {
 		return err
 	}
+	dir, err := os.MkdirTemp("", "m2mauth-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	certFile := filepath.Join(dir, "cert.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Leaf.Raw}), 0o600); err != nil {
+		return err
+	}
 	ep := endpoints{Issuer: iss.Issuer(), TokenURL: iss.TokenURL(), HTTP: httpURL, Echo: echoURL,
-		GRPC: lis.Addr().String(), ReaderToken: readerTok.AccessToken, AdminToken: adminTok.AccessToken}
+		GRPC: lis.Addr().String(), CertFile: certFile, ReaderToken: readerTok.AccessToken, AdminToken: adminTok.AccessToken}
 	printServe(out, ep)
 	if opts.ready != nil {
 		opts.ready <- ep
@@ -479,5 +496,9 @@ Call the APIs:
   curl -i -H "Authorization: Bearer $READER" -d gadget %[3]s/orders
   curl -i -H "Authorization: Bearer $ADMIN" -d gadget %[4]s/orders
   curl -s %[3]s/metrics | grep '^m2mauth_'
-`, ep.Issuer, ep.TokenURL, ep.HTTP, ep.Echo, ep.GRPC, ep.ReaderToken, ep.AdminToken)
+
+And the gRPC service, with grpcurl (github.com/fullstorydev/grpcurl):
+  grpcurl -cacert %[8]s -H "authorization: Bearer $READER" -d '""' %[5]s orders.v1.Orders/List
+  grpcurl -cacert %[8]s -H "authorization: Bearer $READER" -d '"gadget"' %[5]s orders.v1.Orders/Create
+`, ep.Issuer, ep.TokenURL, ep.HTTP, ep.Echo, ep.GRPC, ep.ReaderToken, ep.AdminToken, ep.CertFile)
 }

@@ -38,7 +38,7 @@ import (
 )
 
 func main() {
-	var opts options
+	opts := options{logs: os.Stderr}
 	flag.BoolVar(&opts.serve, "serve", false, "after the scenarios, keep serving and print curl commands (Ctrl-C to stop)")
 	flag.Parse()
 	if flag.NArg() > 0 {

@@ -3,14 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+	"golang.org/x/oauth2"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -119,7 +122,8 @@ func TestServe(t *testing.T) {
 	ready := make(chan endpoints, 1)
 	var out syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, &out, options{serve: true, ready: ready}) }()
+	var logs syncBuffer
+	go func() { done <- run(ctx, &out, options{serve: true, ready: ready, logs: &logs}) }()
 
 	var ep endpoints
 	select {
@@ -132,6 +136,7 @@ func TestServe(t *testing.T) {
 		"READER=" + ep.ReaderToken,
 		"ADMIN=" + ep.AdminToken,
 		`curl -i -H "Authorization: Bearer $ADMIN" -d gadget ` + ep.Echo + "/orders",
+		"grpcurl -cacert " + ep.CertFile + ` -H "authorization: Bearer $READER" -d '""' ` + ep.GRPC + " orders.v1.Orders/List",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q", want)
@@ -166,8 +171,33 @@ func TestServe(t *testing.T) {
 		t.Errorf("metrics: %d", code)
 	}
 
+	// The printed certificate file lets a client verify the gRPC server.
+	pemBytes, err := os.ReadFile(ep.CertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pemBytes) {
+		t.Fatalf("%s holds no certificate", ep.CertFile)
+	}
+	g, err := dialGRPC(ep.GRPC, roots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.conn.Close()
+	got, err := g.call(ctx, opWrite, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: ep.AdminToken}))
+	if err != nil || got.status != "OK" {
+		t.Errorf("admin Create over gRPC: %v %v", got, err)
+	}
+
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("run: %v", err)
+	}
+	if _, err := os.Stat(ep.CertFile); !os.IsNotExist(err) {
+		t.Errorf("certificate file left behind: %v", err)
+	}
+	if l := logs.String(); !strings.Contains(l, "reason=bad_signature") || strings.Contains(l, ep.ReaderToken[:40]) {
+		t.Errorf("logs should say why tokens were refused, never show one:\n%s", l)
 	}
 }
