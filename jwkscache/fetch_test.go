@@ -248,3 +248,14 @@ func TestDiscoveryURLs(t *testing.T) {
 		}
 	}
 }
+
+func TestMultiObserver(t *testing.T) {
+	var fetches, misses int
+	one := ObserverFuncs{OnFetch: func(FetchEvent) { fetches++ }, OnUnknownKID: func(UnknownKIDEvent) { misses++ }}
+	m := MultiObserver(one, nil, one)
+	m.FetchDone(FetchEvent{})
+	m.UnknownKID(UnknownKIDEvent{})
+	if fetches != 2 || misses != 2 {
+		t.Fatalf("fetches=%d misses=%d", fetches, misses)
+	}
+}

@@ -170,3 +170,29 @@ type Stats struct {
 	// NextRefresh is when the next scheduled fetch is due.
 	NextRefresh time.Time
 }
+
+// MultiObserver returns an Observer that passes every event to each of obs
+// in order (nil entries are skipped), for example metrics and logs.
+func MultiObserver(obs ...Observer) Observer {
+	list := make(multiObserver, 0, len(obs))
+	for _, o := range obs {
+		if o != nil {
+			list = append(list, o)
+		}
+	}
+	return list
+}
+
+type multiObserver []Observer
+
+func (m multiObserver) FetchDone(e FetchEvent) {
+	for _, o := range m {
+		o.FetchDone(e)
+	}
+}
+
+func (m multiObserver) UnknownKID(e UnknownKIDEvent) {
+	for _, o := range m {
+		o.UnknownKID(e)
+	}
+}
