@@ -618,7 +618,7 @@ func (f *fixture) sendGRPC(t testing.TB, r request) answer {
 		md = metadata.MD{"authorization": r.auth}
 	}
 	if r.route != "healthz" && hasControl(md) {
-		// grpc-go refuses to send control characters (a tab) in metadata;
+		// grpc-go refuses to send control or non-ASCII bytes in metadata;
 		// other HTTP/2 clients can. Run the interceptor's decision on them
 		// in process.
 		m := grpcRead
@@ -632,10 +632,12 @@ func (f *fixture) sendGRPC(t testing.TB, r request) answer {
 	}
 	var err error
 	var got string
+	var hmd, tmd metadata.MD
+	copts := []grpc.CallOption{grpc.Header(&hmd), grpc.Trailer(&tmd)}
 	switch r.route {
 	case "healthz":
 		var resp *healthpb.HealthCheckResponse
-		resp, err = healthpb.NewHealthClient(f.conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		resp, err = healthpb.NewHealthClient(f.conn).Check(ctx, &healthpb.HealthCheckRequest{}, copts...)
 		if err == nil {
 			got = resp.GetStatus().String()
 		}
@@ -645,18 +647,26 @@ func (f *fixture) sendGRPC(t testing.TB, r request) answer {
 			m = grpcAdmin
 		}
 		out := new(wrapperspb.StringValue)
-		err = f.conn.Invoke(ctx, m, wrapperspb.String("x"), out)
+		err = f.conn.Invoke(ctx, m, wrapperspb.String("x"), out, copts...)
 		got = out.GetValue()
 	}
 	st := status.Convert(err)
-	return answer{code: st.Code(), msg: st.Message(), body: got, info: infoOf(st)}
+	// Header and trailer metadata, as an http.Header for the reflection
+	// checks.
+	h := http.Header{}
+	for _, md := range []metadata.MD{hmd, tmd} {
+		for k, vs := range md {
+			h[k] = append(h[k], vs...)
+		}
+	}
+	return answer{code: st.Code(), msg: st.Message(), body: got, info: infoOf(st), header: h}
 }
 
 func hasControl(md metadata.MD) bool {
 	for _, vs := range md {
 		for _, v := range vs {
 			for i := 0; i < len(v); i++ {
-				if v[i] < 0x20 || v[i] == 0x7f {
+				if v[i] < 0x20 || v[i] >= 0x7f {
 					return true
 				}
 			}
