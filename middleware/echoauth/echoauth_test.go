@@ -85,9 +85,35 @@ func TestRoutesGroup(t *testing.T) {
 	}
 	e := newEcho()
 	e.GET("/public", func(c echo.Context) error { return c.String(200, "public") })
-	echoRoutes(e.Group("/api", auth.Authenticate), auth)
+	api := e.Group("/api", auth.Authenticate)
+	echoRoutes(api, auth)
+	// A requirement for a whole group.
+	admin := api.Group("/admin", auth.Require(jwtverify.RequireAllRoles("Admin")))
+	admin.GET("/stats", func(c echo.Context) error { return c.String(200, "stats for "+principal(c).ClientID()) })
 	ts := authtest.NewServer(t, e)
 	authtest.RunRoutes(t, env, ts, "/api")
+	t.Run("group_requirement", func(t *testing.T) {
+		for _, tc := range []struct {
+			claims map[string]any
+			status int
+		}{
+			{map[string]any{"roles": []string{"Admin"}}, 200},
+			{map[string]any{"scope": "Admin"}, 403}, // a delegated scope is not the role
+			{nil, 403},
+		} {
+			req, _ := http.NewRequest("GET", ts.URL+"/api/admin/stats", nil)
+			req.Header.Set("Authorization", "Bearer "+env.Token(t, tc.claims))
+			resp, err := ts.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status || (tc.status == 200 && string(b) != "stats for "+authtest.ClientID) {
+				t.Fatalf("%v: %d %q", tc.claims, resp.StatusCode, b)
+			}
+		}
+	})
 	resp, err := ts.Client().Get(ts.URL + "/public")
 	if err != nil {
 		t.Fatal(err)
