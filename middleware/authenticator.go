@@ -17,6 +17,8 @@ const (
 	descUnavailable    = "Authentication is temporarily unavailable; retry later"
 )
 
+var errNilPrincipal = &extractError{"middleware: the verifier returned neither a Principal nor an error", jwtverify.ErrMalformed}
+
 // Authenticator is the transport-neutral decision shared by the net/http
 // middleware and the Echo adapter: it extracts the token, verifies it,
 // checks a route's requirement and describes the answer as an Outcome, but
@@ -213,6 +215,9 @@ func (a *Authenticator) authenticate(r *http.Request) Outcome {
 	}
 	p, err := a.v.Verify(r.Context(), tok)
 	if err == nil {
+		if p == nil { // fail closed on a broken verifier contract
+			return a.rejected(errNilPrincipal)
+		}
 		return Outcome{Result: jwtverify.DecisionAllowed, Principal: p}
 	}
 	if !checked && !bearer.IsB64Token(tok) {
