@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -44,41 +45,62 @@ func httpClient(t testing.TB) *http.Client {
 	return &http.Client{Transport: tr} // each call bounds itself with a context
 }
 
-// admin calls Hydra's admin REST API.
-func (h *hydraProcess) admin(t testing.TB, method, path string, body any, want int, out any) {
-	t.Helper()
+// statusError is an admin answer with an unexpected status.
+type statusError struct {
+	method, path string
+	status       string
+	body         []byte
+}
+
+func (e *statusError) Error() string {
+	return fmt.Sprintf("hydra admin %s %s: %s: %s", e.method, e.path, e.status, e.body)
+}
+
+// adminCall calls Hydra's admin REST API, expecting status want and
+// decoding the answer into out (when not nil). The call is bounded by
+// keygenTimeout: creating a key makes Hydra generate an RSA key.
+func (h *hydraProcess) adminCall(method, path string, body any, want int, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		rd = bytes.NewReader(b)
 	}
-	// Generous: creating a key makes Hydra generate an RSA key, seconds on
-	// a loaded 2-core machine.
 	ctx, cancel := context.WithTimeout(context.Background(), keygenTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, h.adminURL+path, rd)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := httpClient(t).Do(req)
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
-		t.Fatalf("hydra admin %s %s: %v", method, path, err)
+		return fmt.Errorf("hydra admin %s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != want {
-		t.Fatalf("hydra admin %s %s: %s, want %d: %s", method, path, resp.Status, want, b)
+		return &statusError{method: method, path: path, status: resp.Status, body: b}
 	}
 	if out != nil {
 		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("hydra admin %s %s: decode: %v", method, path, err)
+			return fmt.Errorf("hydra admin %s %s: decode: %w", method, path, err)
 		}
+	}
+	return nil
+}
+
+// admin is adminCall failing t on error.
+func (h *hydraProcess) admin(t testing.TB, method, path string, body any, want int, out any) {
+	t.Helper()
+	if err := h.adminCall(method, path, body, want, out); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -167,19 +189,47 @@ type jwk struct {
 	Kty string `json:"kty"`
 }
 
-// rotateKey creates a new RS256 signing key in Hydra's access-token key set
-// and returns its kid. Hydra signs new tokens with the newest key.
-func (h *hydraProcess) rotateKey(t testing.TB, kid string) string {
+// rotateKey makes Hydra generate a new RS256 signing key with this kid in
+// its access-token key set (POST /admin/keys/{set}). Hydra signs new tokens
+// with the newest key.
+//
+// Hydra generates RSA 4096 keys and its HTTP server gives a handler 10 s to
+// answer (not configurable): on a loaded 2-core machine the answer can be
+// cut off (EOF) while the key is still created. Then rotateKey waits,
+// bounded, until the key is listed.
+func (h *hydraProcess) rotateKey(t testing.TB, kid string) {
 	t.Helper()
 	var set struct {
 		Keys []jwk `json:"keys"`
 	}
-	h.admin(t, http.MethodPost, "/admin/keys/"+accessTokenKeySet,
+	err := h.adminCall(http.MethodPost, "/admin/keys/"+accessTokenKeySet,
 		map[string]string{"alg": "RS256", "use": "sig", "kid": kid}, http.StatusCreated, &set)
-	if len(set.Keys) == 0 || set.Keys[0].KID == "" {
-		t.Fatalf("hydra admin: key creation returned no key: %+v", set)
+	var se *statusError
+	switch {
+	case err == nil:
+		if len(set.Keys) != 1 || set.Keys[0].KID != kid {
+			t.Fatalf("hydra admin: key creation returned %+v, want kid %q", set.Keys, kid)
+		}
+		return
+	case errors.As(err, &se):
+		t.Fatal(err)
 	}
-	return set.Keys[0].KID
+	t.Logf("key creation answer lost (%v); waiting for kid %q to be listed", err, kid)
+	ctx, cancel := context.WithTimeout(context.Background(), keygenTimeout)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := h.adminCall(http.MethodGet, "/admin/keys/"+accessTokenKeySet+"/"+url.PathEscape(kid), nil, http.StatusOK, nil)
+		if err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("kid %q never appeared at Hydra: %v", kid, err)
+		case <-tick.C:
+		}
+	}
 }
 
 // deleteKey removes kid from Hydra's access-token key set.

@@ -118,7 +118,8 @@ func TestHydraKeyRotation(t *testing.T) {
 	oldKID := kidOf(t, old)
 	s.expect(t, old, opRead, allowed, "")
 
-	newKID := h.rotateKey(t, "e2e-rotated-key-1")
+	const newKID = "e2e-rotated-key-1"
+	h.rotateKey(t, newKID)
 	rotated := h.token(t, w, both, apiAudience)
 	if got := kidOf(t, rotated); got != newKID {
 		t.Fatalf("Hydra signed with kid %q after rotation, want the new key %q", got, newKID)

@@ -99,7 +99,7 @@ func run(m *testing.M) (code int) {
 	stopSignals := killOnSignal()
 	defer stopSignals()
 
-	h, err := startHydra(bin, dir, true)
+	h, err := startHydra(bin, dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: starting Hydra:", err)
 		return 1
@@ -156,13 +156,13 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// startHydra starts Hydra in dir and waits until it is ready (with
-// genKeys, until it has generated its signing keys), retrying with new
-// ports when a port was taken between choosing and binding.
-func startHydra(bin, dir string, genKeys bool) (*hydraProcess, error) {
+// startHydra starts Hydra in dir, waits until it is ready and installs its
+// signing keys (seedKeys), retrying with new ports when a port was taken
+// between choosing and binding.
+func startHydra(bin, dir string) (*hydraProcess, error) {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		h, err := startHydraOnce(bin, dir, genKeys)
+		h, err := startHydraOnce(bin, dir)
 		if err == nil {
 			return h, nil
 		}
@@ -171,7 +171,7 @@ func startHydra(bin, dir string, genKeys bool) (*hydraProcess, error) {
 	return nil, lastErr
 }
 
-func startHydraOnce(bin, dir string, genKeys bool) (*hydraProcess, error) {
+func startHydraOnce(bin, dir string) (*hydraProcess, error) {
 	pub, err := freePort()
 	if err != nil {
 		return nil, err
@@ -241,41 +241,16 @@ log:
 		h.stop()
 		return nil, fmt.Errorf("%w\nHydra log:\n%s", err, h.log.tail(4096))
 	}
-	if !genKeys {
-		return h, nil
-	}
-	if err := h.warmKeys(keygenTimeout); err != nil {
+	if err := h.seedKeys(); err != nil {
 		h.stop()
-		return nil, fmt.Errorf("%w\nHydra log:\n%s", err, h.log.tail(4096))
+		return nil, fmt.Errorf("installing Hydra's keys: %w\nHydra log:\n%s", err, h.log.tail(4096))
 	}
 	return h, nil
 }
 
-// keygenTimeout bounds Hydra's lazy generation of its signing keys.
+// keygenTimeout bounds an admin call, which may make Hydra generate an RSA
+// key (seconds on a loaded 2-core machine).
 const keygenTimeout = 3 * time.Minute
-
-// warmKeys makes Hydra generate its key sets now. Hydra creates its RSA
-// keys lazily, inside the first request that needs them (the first JWKS
-// answer, the first token): on a loaded 2-core machine that takes several
-// seconds, more than a JWKS client's fetch timeout, and a client that gives
-// up aborts the generation, so the next attempt starts over. Waiting for it
-// once here, with a generous bound, keeps the cases about m2mauth.
-func (h *hydraProcess) warmKeys(timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	tr := &http.Transport{}
-	defer tr.CloseIdleConnections()
-	var set struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	if _, err := getJSON(ctx, &http.Client{Transport: tr}, h.publicURL+"/.well-known/jwks.json", &set); err != nil {
-		return fmt.Errorf("hydra key generation: %w", err)
-	}
-	if len(set.Keys) == 0 {
-		return errors.New("hydra key generation: the JWKS is empty")
-	}
-	return nil
-}
 
 // waitReady polls /health/ready on both ports until both answer 200, the
 // process exits, or timeout passes.
@@ -345,7 +320,7 @@ func (h *hydraProcess) running() bool {
 func startPrivateHydra(t testing.TB) *hydraProcess {
 	t.Helper()
 	needHydra(t)
-	h, err := startHydra(hydraBin, t.TempDir(), false)
+	h, err := startHydra(hydraBin, t.TempDir())
 	if err != nil {
 		t.Fatalf("starting a private Hydra: %v", err)
 	}
@@ -355,7 +330,6 @@ func startPrivateHydra(t testing.TB) *hydraProcess {
 			t.Logf("private Hydra log (last 4 KiB):\n%s", h.log.tail(4096))
 		}
 	})
-	h.seedKeys(t)
 	return h
 }
 

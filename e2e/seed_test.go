@@ -5,11 +5,11 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net/http"
 	"os"
 	"path/filepath"
-	"testing"
 )
 
 // idTokenKeySet is Hydra's key set signing ID tokens (also published in its
@@ -17,42 +17,54 @@ import (
 const idTokenKeySet = "hydra.openid.id-token"
 
 // seedKeys installs fixed RSA keys from testdata/keys as Hydra's two
-// published key sets, through the admin API (PUT /admin/keys/{set}), so a
-// private Hydra never generates RSA 4096 keys (seconds each on a loaded
-// 2-core machine). The shared Hydra is not seeded: it covers Hydra's own
-// lazily generated keys, and key rotation still uses Hydra's generator.
-func (h *hydraProcess) seedKeys(t testing.TB) {
-	t.Helper()
-	for _, s := range []struct{ set, pemFile, kid string }{
-		{accessTokenKeySet, "rsa2048.pem", "e2e-seed-access-token"},
-		{idTokenKeySet, "rsa4096.pem", "e2e-seed-id-token"},
-	} {
-		priv := loadRSA(t, s.pemFile)
-		h.admin(t, http.MethodPut, "/admin/keys/"+s.set,
-			map[string]any{"keys": []any{privateJWK(priv, s.kid)}}, http.StatusOK, nil)
+// published key sets, through the admin API (PUT /admin/keys/{set}), before
+// any request makes Hydra generate them.
+//
+// Hydra otherwise generates RSA 4096 keys lazily, inside the first request
+// that needs them (the first JWKS answer, the first token). On a loaded
+// 2-core machine that takes longer than the 10 s its HTTP server gives a
+// handler (not configurable), so the answer is lost (EOF), and a JWKS
+// client's fetch timeout gives up even sooner. Hydra's own key generation
+// is still exercised: key rotation (rotateKey) asks Hydra for a new key.
+func (h *hydraProcess) seedKeys() error {
+	for _, s := range seeds {
+		priv, err := loadRSA(s.pemFile)
+		if err != nil {
+			return err
+		}
+		if err := h.adminCall(http.MethodPut, "/admin/keys/"+s.set,
+			map[string]any{"keys": []any{privateJWK(priv, s.kid)}}, http.StatusOK, nil); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// seeds are the keys seedKeys installs.
+var seeds = []struct{ set, pemFile, kid string }{
+	{accessTokenKeySet, "rsa2048.pem", "e2e-seed-access-token"},
+	{idTokenKeySet, "rsa4096.pem", "e2e-seed-id-token"},
 }
 
 // loadRSA reads a PKCS #8 RSA private key from ../testdata/keys.
-func loadRSA(t testing.TB, name string) *rsa.PrivateKey {
-	t.Helper()
+func loadRSA(name string) (*rsa.PrivateKey, error) {
 	b, err := os.ReadFile(filepath.Join("..", "testdata", "keys", name))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	blk, _ := pem.Decode(b)
 	if blk == nil {
-		t.Fatalf("%s: no PEM block", name)
+		return nil, fmt.Errorf("%s: no PEM block", name)
 	}
 	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
 	if err != nil {
-		t.Fatalf("%s: %v", name, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	rk, ok := k.(*rsa.PrivateKey)
 	if !ok {
-		t.Fatalf("%s: %T, want an RSA key", name, k)
+		return nil, fmt.Errorf("%s: %T, want an RSA key", name, k)
 	}
-	return rk
+	return rk, nil
 }
 
 // privateJWK is the RFC 7518 section 6.3 private JWK of k.
