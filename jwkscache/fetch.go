@@ -29,6 +29,9 @@ type FetchError struct {
 	Err error
 }
 
+// Error implements error. The text names the source, the URL (user info
+// redacted), the class and the cause, which quotes at most short, truncated
+// excerpts of the issuer's answer.
 func (e *FetchError) Error() string {
 	return fmt.Sprintf("jwkscache: %s: fetch %s: %s: %v", e.Source, e.URL, e.Class, e.Err)
 }

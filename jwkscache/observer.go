@@ -19,7 +19,9 @@ type Observer interface {
 
 // ObserverFuncs adapts functions to Observer; nil fields are skipped.
 type ObserverFuncs struct {
-	OnFetch      func(FetchEvent)
+	// OnFetch receives FetchDone events.
+	OnFetch func(FetchEvent)
+	// OnUnknownKID receives UnknownKID events.
 	OnUnknownKID func(UnknownKIDEvent)
 }
 
