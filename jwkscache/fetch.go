@@ -123,16 +123,18 @@ func (c *Cache) get(rawURL, accept string) ([]byte, http.Header, *FetchError) {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimitBytes))
 		return nil, nil, fail(ClassStatus, resp.StatusCode, fmt.Errorf("status %d", resp.StatusCode))
 	}
-	max := c.cfg.MaxResponseBytes
-	if resp.ContentLength > max {
-		return nil, nil, fail(ClassTooLarge, 0, fmt.Errorf("Content-Length %d over the %d byte limit", resp.ContentLength, max))
+	limit := c.cfg.MaxResponseBytes
+	if resp.ContentLength > limit {
+		return nil, nil, fail(ClassTooLarge, 0, fmt.Errorf("Content-Length %d over the %d byte limit", resp.ContentLength, limit))
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	// Read one byte more than allowed to tell "exactly at the limit" from
+	// "over it" without trusting Content-Length.
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, nil, fail(c.classify(ctx, err), 0, fmt.Errorf("reading body: %w", err))
 	}
-	if int64(len(body)) > max {
-		return nil, nil, fail(ClassTooLarge, 0, fmt.Errorf("body over the %d byte limit", max))
+	if int64(len(body)) > limit {
+		return nil, nil, fail(ClassTooLarge, 0, fmt.Errorf("body over the %d byte limit", limit))
 	}
 	return body, resp.Header, nil
 }
