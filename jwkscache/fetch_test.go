@@ -1,6 +1,8 @@
 package jwkscache
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"net/http"
@@ -258,4 +260,23 @@ func TestMultiObserver(t *testing.T) {
 	if fetches != 2 || misses != 2 {
 		t.Fatalf("fetches=%d misses=%d", fetches, misses)
 	}
+}
+
+func TestCompressedBodyBoundedAfterDecompression(t *testing.T) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write([]byte(`{"keys":[],"pad":"`))
+	zw.Write(bytes.Repeat([]byte("a"), 10<<20))
+	zw.Write([]byte(`"}`))
+	zw.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Accept-Encoding") != "gzip" {
+			t.Errorf("Accept-Encoding = %q", r.Header.Get("Accept-Encoding"))
+		}
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Write(buf.Bytes())
+	}))
+	defer srv.Close()
+	e := newEnv(t, Config{JWKSURL: srv.URL})
+	fetchError(t, e.c.Refresh(context.Background()), ClassTooLarge)
 }
