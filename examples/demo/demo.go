@@ -112,7 +112,7 @@ func run(ctx context.Context, out io.Writer, opts options) (err error) {
 	defer cancel()
 
 	// One HTTP transport for every client of the demo, closed at the end.
-	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 10 * time.Second}
+	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 30 * time.Second} // hang guards only: the demo takes well under a second
 	defer hc.CloseIdleConnections()
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, hc)
 
@@ -153,7 +153,7 @@ func run(ctx context.Context, out io.Writer, opts options) (err error) {
 	if err := m.WatchKeys(keys); err != nil {
 		return err
 	}
-	readyCtx, readyCancel := context.WithTimeout(ctx, 5*time.Second)
+	readyCtx, readyCancel := context.WithTimeout(ctx, 30*time.Second)
 	err = keys.Ready(readyCtx)
 	readyCancel()
 	if err != nil {
@@ -253,7 +253,7 @@ func run(ctx context.Context, out io.Writer, opts options) (err error) {
 	play := func(scs []scenario) error {
 		for _, sc := range scs {
 			for _, t := range transports {
-				callCtx, callCancel := context.WithTimeout(ctx, 5*time.Second)
+				callCtx, callCancel := context.WithTimeout(ctx, 30*time.Second)
 				got, err := t.call(callCtx, sc.op, sc.ts)
 				callCancel()
 				if err != nil {

@@ -21,7 +21,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // TestDemo runs the demo as `go run ./examples/demo` does and checks that
 // every row of the table is ok and the metrics excerpt is there.
 func TestDemo(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
 	if err := run(ctx, &out, options{}); err != nil {
@@ -117,7 +117,7 @@ func (s *syncBuffer) String() string {
 // With -serve the demo keeps serving after the table, prints working curl
 // commands, and stops when its context ends.
 func TestServe(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	ready := make(chan endpoints, 1)
 	var out syncBuffer

@@ -98,7 +98,7 @@ func TestAgainstOAuthtest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var logs strings.Builder
 	ready := make(chan string, 1)
