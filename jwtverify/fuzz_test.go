@@ -8,6 +8,8 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"io"
 	"math/big"
 	"strings"
 	"testing"
@@ -44,10 +46,10 @@ func independentVerify(token string) string {
 		return "header"
 	}
 	var c map[string]any
-	if json.Unmarshal(pb, &c) != nil || c["iss"] != testIss {
+	if decodeNum(pb, &c) != nil || c["iss"] != testIss {
 		return "claims"
 	}
-	exp, ok := c["exp"].(float64)
+	exp, ok := numOf(c["exp"])
 	if !ok || exp <= float64(testNow.Unix()-31) {
 		return "exp"
 	}
@@ -190,7 +192,9 @@ func FuzzJSON(f *testing.F) {
 			t.Fatalf("accepted a non-object %q", doc)
 		}
 		var m map[string]any
-		if err := json.Unmarshal(doc, &m); err != nil {
+		dec := json.NewDecoder(bytes.NewReader(doc))
+		dec.UseNumber() // 1e700 is valid JSON, not a float64
+		if err := dec.Decode(&m); err != nil {
 			t.Fatalf("encoding/json refuses %q: %v", doc, err)
 		}
 		for name, val := range m {
@@ -232,7 +236,7 @@ func FuzzVerifySigned(f *testing.F) {
 		}
 		var h map[string]any
 		var c map[string]any
-		if json.Unmarshal(header, &h) != nil || json.Unmarshal(claims, &c) != nil || !utf8.Valid(header) || !utf8.Valid(claims) {
+		if decodeNum(header, &h) != nil || decodeNum(claims, &c) != nil || !utf8.Valid(header) || !utf8.Valid(claims) {
 			t.Fatal("accepted JSON that encoding/json refuses")
 		}
 		if h["alg"] != "EdDSA" {
@@ -256,13 +260,13 @@ func FuzzVerifySigned(f *testing.F) {
 		if c["iss"] != testIss || p.Issuer() != testIss {
 			t.Fatalf("iss %v", c["iss"])
 		}
-		exp, ok := c["exp"].(float64)
+		exp, ok := numOf(c["exp"])
 		if !ok || exp < float64(testNow.Unix()-30) || exp > 253402300799 {
 			t.Fatalf("exp %v", c["exp"])
 		}
 		for _, n := range []string{"nbf", "iat"} {
 			if x, ok := c[n]; ok {
-				if f, isNum := x.(float64); !isNum || f > float64(testNow.Unix()+30) || f < 0 {
+				if f, isNum := numOf(x); !isNum || f > float64(testNow.Unix()+30) || f < 0 {
 					t.Fatalf("%s %v", n, x)
 				}
 			}
@@ -321,4 +325,30 @@ func FuzzVerifySigned(f *testing.F) {
 			}
 		}
 	})
+}
+
+// decodeNum decodes JSON keeping numbers as json.Number (1e700 is valid).
+func decodeNum(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data")
+	}
+	var extra json.RawMessage
+	if dec.Decode(&extra) != io.EOF {
+		return errors.New("trailing data")
+	}
+	return nil
+}
+
+func numOf(x any) (float64, bool) {
+	n, ok := x.(json.Number)
+	if !ok {
+		return 0, false
+	}
+	f, err := n.Float64()
+	return f, err == nil
 }
