@@ -351,10 +351,13 @@ func TestGRPC(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// v1alpha is deprecated, but grpcurl and older tools still call it.
+		//lint:ignore SA1019 the exemption of v1alpha is what is tested
 		if err := v1a.Send(&reflectionv1alpha.ServerReflectionRequest{MessageRequest: &reflectionv1alpha.ServerReflectionRequest_ListServices{}}); err != nil {
 			t.Fatal(err)
 		}
 		resA, err := v1a.Recv()
+		//lint:ignore SA1019 the exemption of v1alpha is what is tested
 		if err != nil || len(resA.GetListServicesResponse().GetService()) == 0 {
 			t.Fatalf("v1alpha: %v %v", resA, err)
 		}
