@@ -106,13 +106,15 @@ func (c *cacheClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 // run starts the issuer and the three APIs, runs every scenario, prints the
 // table and the metrics to out, and returns an error unless every scenario
 // behaved. With opts.serve it then keeps serving until ctx is done.
-func run(ctx context.Context, out io.Writer, opts options) (err error) {
+func run(ctx context.Context, out io.Writer, opts options) error {
 	start := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
 	// One HTTP transport for every client of the demo, closed at the end.
-	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 30 * time.Second} // hang guards only: the demo takes well under a second
+	// The timeouts here are hang guards only: the demo takes well under a
+	// second.
+	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 30 * time.Second}
 	defer hc.CloseIdleConnections()
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, hc)
 
