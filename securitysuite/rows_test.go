@@ -930,6 +930,7 @@ func catalogue() []row {
 // runB13a: no usable key set was ever fetched: 503 whatever the fetch
 // failure, no panic, and recovery once the endpoint answers again.
 func runB13a(t *testing.T, _ *fixture, tr transport) {
+	t.Run("stale_beyond_MaxStaleness", func(t *testing.T) { runB13aStale(t, tr) })
 	for name, fault := range map[string]oauthtest.Fault{
 		"500":       {Status: http.StatusInternalServerError},
 		"not_json":  {Body: []byte("<html>maintenance</html>")},
@@ -960,6 +961,29 @@ func runB13a(t *testing.T, _ *fixture, tr transport) {
 			f.checkToken(t, tr, "recovered", f.mint(t), accept)
 		})
 	}
+}
+
+// runB13aStale: a key set older than MaxStaleness (24 h by default) is no
+// longer served: 503, for a cached token too, until the issuer answers.
+func runB13aStale(t *testing.T, tr transport) {
+	f := newFixture(t, fixtureOptions{})
+	tok := f.mint(t, oauthtest.WithLifetime(48*time.Hour))
+	f.checkToken(t, tr, "cached_before_outage", tok, accept)
+	f.iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Status: http.StatusServiceUnavailable})
+	f.drainFetches()
+	f.clk.Advance(jwkscache.DefaultMaxStaleness - time.Hour)
+	f.waitFetch(t, func(e jwkscache.FetchEvent) bool { return e.Class != jwkscache.ClassOK })
+	f.checkToken(t, tr, "23h_stale_still_served", tok, accept)
+	f.drainFetches()
+	f.clk.Advance(time.Hour + time.Second)
+	f.waitFetch(t, func(e jwkscache.FetchEvent) bool { return e.Class != jwkscache.ClassOK })
+	f.checkToken(t, tr, "cached_token_beyond_MaxStaleness", tok, unavail)
+	f.checkToken(t, tr, "new_token_beyond_MaxStaleness", f.mint(t), unavail)
+	f.iss.ClearFault(oauthtest.EndpointJWKS)
+	f.drainFetches()
+	f.clk.Advance(2 * jwkscache.DefaultBackoffMax)
+	f.waitFetch(t, func(e jwkscache.FetchEvent) bool { return e.Class == jwkscache.ClassOK })
+	f.checkToken(t, tr, "recovered", tok, accept)
 }
 
 // forgeE1 builds the RS256 "signature" that verifies under e = 1: the
