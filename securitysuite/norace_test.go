@@ -1,0 +1,5 @@
+//go:build !race
+
+package securitysuite
+
+const raceEnabled = false
