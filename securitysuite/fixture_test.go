@@ -44,13 +44,15 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // The API every transport serves: "read" needs the scope oauthtest grants
 // by default, "admin" needs one more.
 const (
-	scopeRead    = oauthtest.DefaultScope // "read"
-	scopeAdmin   = "admin"
-	realm        = middleware.DefaultRealm
-	grpcService  = "sec.v1.API"
-	grpcRead     = "/" + grpcService + "/Read"
-	grpcAdmin    = "/" + grpcService + "/Admin"
-	maxHeaderLen = 4 << 20 // the test servers' MaxHeaderBytes (C4 sends 1 MB)
+	scopeRead      = oauthtest.DefaultScope // "read"
+	scopeAdmin     = "admin"
+	realm          = middleware.DefaultRealm
+	grpcService    = "sec.v1.API"
+	grpcRead       = "/" + grpcService + "/Read"
+	grpcAdmin      = "/" + grpcService + "/Admin"
+	grpcWatch      = "/" + grpcService + "/Watch"
+	grpcAdminWatch = "/" + grpcService + "/AdminWatch"
+	maxHeaderLen   = 4 << 20 // the test servers' MaxHeaderBytes (C4 sends 1 MB)
 )
 
 var (
@@ -324,7 +326,8 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	f.echoSrv = startHTTP(t, e)
 
 	// gRPC.
-	pol := grpcauth.Policy{Methods: map[string]jwtverify.Requirement{grpcRead: reqRead, grpcAdmin: reqAdmin}}
+	pol := grpcauth.Policy{Methods: map[string]jwtverify.Requirement{grpcRead: reqRead, grpcAdmin: reqAdmin,
+		grpcWatch: reqRead, grpcAdminWatch: reqAdmin}}
 	if !o.bare {
 		pol = pol.ExemptHealth()
 	}
@@ -390,6 +393,29 @@ var apiDesc = grpc.ServiceDesc{
 	ServiceName: grpcService,
 	HandlerType: (*any)(nil),
 	Methods:     []grpc.MethodDesc{unary("Read"), unary("Admin")},
+	Streams: []grpc.StreamDesc{
+		{StreamName: "Watch", ServerStreams: true, Handler: watch},
+		{StreamName: "AdminWatch", ServerStreams: true, Handler: watch},
+	},
+}
+
+// watch is a server-streaming method: one request, two answers naming the
+// caller.
+func watch(_ any, s grpc.ServerStream) error {
+	p, ok := jwtverify.FromContext(s.Context())
+	if !ok {
+		return status.Error(codes.Internal, "no principal")
+	}
+	in := new(wrapperspb.StringValue)
+	if err := s.RecvMsg(in); err != nil {
+		return err
+	}
+	for i := 0; i < 2; i++ {
+		if err := s.SendMsg(wrapperspb.String("ok " + p.ClientID())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func unary(name string) grpc.MethodDesc {
