@@ -10,11 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/m2mauth/m2mauth/jwkscache"
 	"github.com/m2mauth/m2mauth/jwtverify"
 	"github.com/m2mauth/m2mauth/middleware"
+	"github.com/m2mauth/m2mauth/middleware/echoauth"
 	"github.com/m2mauth/m2mauth/oauthtest"
 )
 
@@ -470,5 +472,36 @@ func TestKeysOnlyFromTheirIssuer(t *testing.T) {
 	run("jku_and_x5u", f.mint(t, oauthtest.WithHeader(map[string]any{"kid": "k-evil", "jku": evil.URL, "x5u": evil.URL})), invalidT)
 	if n := evilHits.Load(); n != 0 {
 		t.Fatalf("%d requests to a server named by a token", n)
+	}
+}
+
+// TestEchoDebugModeReflectsNothing: Echo's debug mode adds the error text
+// to string messages; the adapter's answers must stay the fixed ones.
+func TestEchoDebugModeReflectsNothing(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	ea, err := echoauth.New(f.v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := echo.New()
+	e.Debug = true
+	e.Use(ea.Authenticate)
+	e.GET("/api/read", func(c echo.Context) error { return c.String(http.StatusOK, "ok") }, ea.Require(reqRead))
+	for name, tok := range map[string]string{
+		"kid":     f.mint(t, oauthtest.WithHeader(map[string]any{"kid": marker})),
+		"iss":     f.mint(t, oauthtest.WithClaims(map[string]any{"iss": marker})),
+		"garbage": marker + ".x.y",
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/api/read", nil)
+			r.Header.Set("Authorization", "Bearer "+tok)
+			rec := httptest.NewRecorder()
+			e.ServeHTTP(rec, r)
+			a := answer{status: rec.Code, header: rec.Header(), body: rec.Body.String()}
+			expect(t, trEcho, a, invalidT, "")
+			if strings.Contains(a.body, marker) || strings.Contains(fmt.Sprint(a.header), marker) {
+				t.Fatalf("reflected in debug mode: %q", a.body)
+			}
+		})
 	}
 }
