@@ -341,3 +341,39 @@ func TestBoundDistinctValidTokens(t *testing.T) {
 		}
 	})
 }
+
+// TestBoundHugeQuery: the query is scanned for access_token on every
+// request (to refuse a header token next to a query token). A 1 MB query
+// must cost bounded memory whatever its keys look like.
+//
+// Open finding (see the report): middleware's isAccessTokenKey calls
+// url.QueryUnescape for every short key holding '%', one allocation per
+// key: a 1 MB query of "%61&" allocates about 2 MB per request.
+func TestBoundHugeQuery(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	for _, tr := range []transport{trHTTP, trEcho} {
+		h := f.httpHandler
+		if tr == trEcho {
+			h = f.echoHandler
+		}
+		t.Run(string(tr), func(t *testing.T) {
+			cost := map[string]uint64{}
+			for name, q := range map[string]string{
+				"plain_1MB":   strings.Repeat("abc&", 1<<18),
+				"escaped_1MB": strings.Repeat("%61&", 1<<18),
+				"near_1MB":    strings.Repeat("access%5Ftoke%6E1=1&", 1<<16),
+			} {
+				r := httptest.NewRequest(http.MethodGet, "/api/read", nil)
+				r.URL.RawQuery = q
+				r.Header.Set("Authorization", "Bearer x.y.z")
+				cost[name] = bytesPerRun(5, func() { h.ServeHTTP(httptest.NewRecorder(), r) })
+			}
+			t.Logf("bytes/op %v", cost)
+			for name, c := range cost {
+				if c > 64<<10 {
+					t.Errorf("%s: %d bytes allocated per request for a 1 MB query", name, c)
+				}
+			}
+		})
+	}
+}
