@@ -1,6 +1,7 @@
 package jwtverify
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 )
@@ -26,9 +27,24 @@ const maxInterest = 32
 // parseClaims reads the claims object strictly: UTF-8 JSON object, no
 // duplicate names, bounded depth, nothing after it, and registered claims
 // with their registered JSON types.
-// interestLens has bit n set when a name of interest has length n (names
-// of 64 bytes or more are not allowed).
-func parseClaims(doc []byte, interest []string, interestLens uint64, c *claims) *Error {
+// interestTable indexes the claim names of interest by length.
+type interestTable struct {
+	names []string
+	byLen [64][]uint8 // indices into names, by name length (1..63)
+}
+
+func newInterestTable(names []string) (*interestTable, error) {
+	it := &interestTable{names: names}
+	for i, n := range names {
+		if len(n) == 0 || len(n) >= len(it.byLen) {
+			return nil, fmt.Errorf("jwtverify: claim name %q must have 1 to %d bytes", n, len(it.byLen)-1)
+		}
+		it.byLen[len(n)] = append(it.byLen[len(n)], uint8(i))
+	}
+	return it, nil
+}
+
+func parseClaims(doc []byte, it *interestTable, c *claims) *Error {
 	s := scanner{b: doc}
 	if err := s.openObject(); err != nil {
 		return &Error{Reason: ReasonMalformed, Detail: "claims", Err: err}
@@ -103,9 +119,9 @@ func parseClaims(doc []byte, interest []string, interestLens uint64, c *claims) 
 		case "token_use":
 			c.tokenUse = v
 		}
-		if len(nm) < 64 && interestLens&(1<<len(nm)) != 0 {
-			for i, want := range interest {
-				if len(want) == len(nm) && want == string(nm) {
+		if len(nm) < len(it.byLen) {
+			for _, i := range it.byLen[len(nm)] {
+				if want := it.names[i]; want[0] == nm[0] && want == string(nm) {
 					c.extra[i] = v
 					break
 				}

@@ -307,12 +307,11 @@ func compile(cfg *Config) (*Verifier, error) {
 		return nil, fmt.Errorf("jwtverify: more than %d distinct client, permission and required claim names", maxInterest)
 	}
 	v.interest = c.interest
-	for _, n := range c.interest {
-		if len(n) >= 64 {
-			return nil, fmt.Errorf("jwtverify: claim name %q longer than 63 bytes", n)
-		}
-		v.interestLens |= 1 << len(n)
+	it, err := newInterestTable(c.interest)
+	if err != nil {
+		return nil, err
 	}
+	v.interestTab = it
 	cc := cfg.Cache
 	if !cc.Disabled {
 		if cc.MaxEntries < 0 || cc.MaxBytes < 0 {

@@ -14,16 +14,15 @@ import (
 // Verifier verifies access tokens. It is safe for concurrent use; its
 // configuration is fixed by New.
 type Verifier struct {
-	issuers   []*issuer
-	exact     map[string]*issuer
-	templates []*issuer
-	interest  []string
-	// interestLens has bit n set for each interest name of length n.
-	interestLens uint64
-	maxSize      int
-	now          func() time.Time
-	obs          Observer
-	cache        *tokenCache // nil when disabled
+	issuers     []*issuer
+	exact       map[string]*issuer
+	templates   []*issuer
+	interest    []string
+	interestTab *interestTable
+	maxSize     int
+	now         func() time.Time
+	obs         Observer
+	cache       *tokenCache // nil when disabled
 }
 
 // New validates cfg and builds a Verifier. Misconfiguration fails here,
@@ -219,7 +218,7 @@ func (v *Verifier) verifySlow(ctx context.Context, token string, now time.Time) 
 		return nil, nil, nil, malformed("payload is not canonical base64url")
 	}
 	var c claims
-	if err := parseClaims(raw, v.interest, v.interestLens, &c); err != nil {
+	if err := parseClaims(raw, v.interestTab, &c); err != nil {
 		return nil, nil, nil, err
 	}
 	doc := bytesString(raw) // raw is never modified from here on
