@@ -268,6 +268,9 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 		if err := keys.Ready(ctx); err != nil {
 			t.Fatal(err)
 		}
+		// Ready returns when the set is published; the fetch event follows.
+		// Consume it so that tests start with no event pending.
+		f.waitFetch(t, func(e jwkscache.FetchEvent) bool { return e.Class == jwkscache.ClassOK })
 	}
 
 	ic := jwtverify.IssuerConfig{
