@@ -29,6 +29,7 @@ type Principal struct {
 	exp, iat   int64     // microseconds since the epoch
 	hasIat     bool
 	appOnly    bool
+	verifier   *Verifier // the Verifier that built it (see Verifier.Issued)
 }
 
 // Issuer returns the token's iss claim.

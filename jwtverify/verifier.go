@@ -309,7 +309,7 @@ func (v *Verifier) verifySlow(ctx context.Context, token string, now time.Time) 
 	if c.tokenUse.kind != 0 && (c.tokenUse.kind != kindString || stringOf(doc, c.tokenUse) != "access") {
 		return fail(ReasonType, "token_use is not access", nil)
 	}
-	p := &Principal{raw: doc, issuerName: is.name, iss: issVal, exp: c.exp, iat: c.iat, hasIat: c.hasIat}
+	p := &Principal{raw: doc, issuerName: is.name, iss: issVal, exp: c.exp, iat: c.iat, hasIat: c.hasIat, verifier: v}
 	if c.sub.kind != 0 {
 		p.sub = stringOf(doc, c.sub)
 	}
@@ -536,6 +536,13 @@ func mapPermissions(raw []byte, doc string, c *claims, is *issuer, p *Principal)
 	p.delegated, p.roles, p.scopes = slices.Compact(d), slices.Compact(r), slices.Compact(m)
 	return hasDelegatedClaim, nil
 }
+
+// Issued reports whether p was built by v. An adapter that finds a
+// Principal in a request context uses it to trust only its own verifier's
+// work: a Principal of another Verifier (another API in the same server,
+// with other audiences or clients) or one built by other code must not
+// satisfy v's requirements.
+func (v *Verifier) Issued(p *Principal) bool { return p != nil && v != nil && p.verifier == v }
 
 // CacheStats returns the verified-token cache counters (zero when off).
 func (v *Verifier) CacheStats() CacheStats {

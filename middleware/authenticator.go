@@ -114,6 +114,12 @@ func (a *Authenticator) Authorize(r *http.Request, req jwtverify.Requirement) Ou
 		return Outcome{Result: jwtverify.DecisionSkipped}
 	}
 	p, stored := jwtverify.FromContext(r.Context())
+	if stored && !a.v.Issued(p) {
+		// Another Verifier's Principal (another API mounted in front, with
+		// other audiences or clients) or one put there by other code: it
+		// proves nothing about this verifier's policy.
+		stored = false
+	}
 	if !stored {
 		o := a.authenticate(r)
 		if o.Result != jwtverify.DecisionAllowed {
