@@ -163,6 +163,24 @@ func principles() map[string][]principle {
 			iss := strings.ReplaceAll(f.iss.Issuer(), "/", `\/`)
 			return withRawMembers(`"\u0069ss":"`+iss+`"`, "iss")(t, f)
 		}), accept},
+		// Escaped names mean what encoding/json says they mean: one parser
+		// for every claim, registered or of interest.
+		{"escaped_exp_name_ok", tokenReq(func(t *testing.T, f *fixture) string {
+			return withRawMembers(fmt.Sprintf(`"\u0065xp":%d`, f.clk.Now().Unix()+600), "exp")(t, f)
+		}), accept},
+		{"escaped_exp_name_expired", tokenReq(func(t *testing.T, f *fixture) string {
+			return withRawMembers(fmt.Sprintf(`"\u0065xp":%d`, f.clk.Now().Unix()-600), "exp", "iat", "nbf")(t, f)
+		}), expiredT},
+		{"escaped_scope_name_ok", tokenReq(withRawMembers(`"\u0073cope":"read"`, "scope")), accept},
+		{"escaped_scope_name_admin", func(t *testing.T, f *fixture) request {
+			return bearer(withRawMembers(`"\u0073cope":"read admin"`, "scope")(t, f)).with("admin")
+		}, accept},
+		{"escaped_client_id_name_ok", tokenReq(withRawMembers(`"client\u005fid":"`+oauthtest.DefaultClientID+`"`, "client_id")), accept},
+		{"escaped_client_id_name_other", tokenReq(withRawMembers(`"client\u005fid":"intruder"`, "client_id")), invalidT},
+		{"escaped_azp_wins", tokenReq(withRawMembers(`"\u0061zp":"intruder"`)), invalidT},
+		{"escaped_token_use_id", tokenReq(withRawMembers(`"token\u005fuse":"id"`)), invalidT},
+		{"escaped_claims_typ_ID", tokenReq(withRawMembers(`"\u0074yp":"ID"`)), invalidT},
+		{"escaped_roles_name_ok", tokenReq(withRawMembers(`"r\u006fles":["read"]`, "scope")), accept},
 		{"deep_nesting_8000", tokenReq(withRawMembers(`"d":` + strings.Repeat("[", 4000) + strings.Repeat("]", 4000))), invalidT},
 		{"depth_16_ok", tokenReq(withRawMembers(`"d":` + strings.Repeat("[", 15) + strings.Repeat("]", 15))), accept},
 		{"depth_17_refused", tokenReq(withRawMembers(`"d":` + strings.Repeat("[", 16) + strings.Repeat("]", 16))), invalidT},
@@ -214,6 +232,12 @@ func principles() map[string][]principle {
 			}
 			return withHeaderJSON(`{"alg":"RS256","kid":"`+esc.String()+`"}`)(t, f)
 		}), invalidT},
+		{"header_escaped_names_ok", tokenReq(withHeaderJSON(`{"\u0061lg":"RS256","\u006bid":"KID","\u0074yp":"at+jwt"}`)), accept},
+		{"header_escaped_crit", tokenReq(withHeaderJSON(`{"alg":"RS256","kid":"KID","\u0063rit":["x"],"x":1}`)), invalidT},
+		{"header_escaped_b64", tokenReq(withHeaderJSON(`{"alg":"RS256","kid":"KID","\u0062\u0036\u0034":false}`)), invalidT},
+		{"header_escaped_cty", tokenReq(withHeaderJSON(`{"alg":"RS256","kid":"KID","\u0063ty":"JWT"}`)), invalidT},
+		{"header_escaped_zip", tokenReq(withHeaderJSON(`{"alg":"RS256","kid":"KID","\u007a\u0069\u0070":"DEF"}`)), invalidT},
+		{"header_escaped_typ_dpop", tokenReq(withHeaderJSON(`{"alg":"RS256","kid":"KID","\u0074yp":"dpop+jwt"}`)), invalidT},
 		{"alg_escaped_none", tokenReq(withHeaderJSON(`{"alg":"\u006eone","kid":"KID"}`)), invalidT},
 		{"comment", tokenReq(withRawMembers(`/**/"x":1`)), invalidT},
 		{"single_quotes", tokenReq(withRawMembers(`'x':1`)), invalidT},
