@@ -118,7 +118,9 @@ func TestBoundDeepJSON(t *testing.T) {
 	nc := newVerifier(t, f, func(c *jwtverify.Config) { c.Cache.Disabled = true })
 	costFlat := bytesPerRun(200, func() { _, _ = nc.Verify(ctx, flat) })
 	t.Logf("bytes/op: deep arrays %d, deep objects %d, flat same size %d (token %d bytes)", costDeep, costObj, costFlat, len(deep))
-	if costDeep > costFlat || costObj > costFlat {
+	// Noise margin 4 KiB; a parser building a tree or recursing per level
+	// would cost tens of bytes per level, hundreds of KiB here.
+	if costDeep > costFlat+4<<10 || costObj > costFlat+4<<10 {
 		t.Fatalf("deep JSON costs more than flat JSON of the same size: %d, %d > %d", costDeep, costObj, costFlat)
 	}
 }
