@@ -266,6 +266,7 @@ func compile(cfg *Config) (*Verifier, error) {
 	v := &Verifier{exact: make(map[string]*issuer), now: cfg.Now, obs: cfg.Observer, maxSize: cfg.MaxTokenSize}
 	if v.now == nil {
 		v.now = time.Now
+		v.realClock = true
 	}
 	switch {
 	case v.maxSize == 0:

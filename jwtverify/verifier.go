@@ -21,6 +21,7 @@ type Verifier struct {
 	interestTab *interestTable
 	maxSize     int
 	now         func() time.Time
+	realClock   bool // now is time.Now: an observed Verify reuses its start reading
 	obs         Observer
 	cache       *tokenCache // nil when disabled
 }
@@ -70,8 +71,15 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Principal, error)
 		}
 		return p, nil
 	}
+	// One clock reading serves as the start of the measurement and, with
+	// the default clock, as "now" for the token checks: time.Now costs
+	// tens of nanoseconds, a third of a cache hit.
 	start := time.Now()
-	p, hit, is, err := v.verify(ctx, token)
+	now := start
+	if !v.realClock {
+		now = v.now()
+	}
+	p, hit, is, err := v.verifyAt(ctx, token, now)
 	ev := VerifyEvent{CacheHit: hit, Duration: time.Since(start)}
 	if is != nil {
 		ev.Issuer = is.name
@@ -89,15 +97,19 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Principal, error)
 // verify returns the Principal, whether the cache answered, the chosen
 // issuer (when known) and the rejection.
 func (v *Verifier) verify(ctx context.Context, token string) (*Principal, bool, *issuer, *Error) {
+	return v.verifyAt(ctx, token, v.now())
+}
+
+// verifyAt is verify at the clock reading now.
+func (v *Verifier) verifyAt(ctx context.Context, token string, now time.Time) (*Principal, bool, *issuer, *Error) {
 	if len(token) > v.maxSize {
 		return nil, false, nil, newErr(ReasonMalformed, "token larger than MaxTokenSize")
 	}
 	c := v.cache
 	if c == nil {
-		p, is, _, err := v.verifySlow(ctx, token, v.now())
+		p, is, _, err := v.verifySlow(ctx, token, now)
 		return p, false, is, err
 	}
-	now := v.now()
 	h := c.hash(token)
 	if e, slot := c.get(h, token); e != nil {
 		p, err, ok := c.check(e, slot, now.UnixMicro())

@@ -58,16 +58,11 @@ type Metrics struct {
 	byClient         *prometheus.CounterVec
 	clientMu         sync.Mutex
 	clientSeen       map[string]struct{}
-	validChildren    atomic.Pointer[map[validationKey]prometheus.Counter]
+	issuers          atomic.Pointer[map[string]*issuerCounters]
 	decisionChildren atomic.Pointer[map[decisionKey]prometheus.Counter]
 	childMu          sync.Mutex
 
 	jwks *jwksMetrics
-}
-
-type validationKey struct {
-	issuer string
-	reason jwtverify.Reason
 }
 
 type decisionKey struct {
@@ -127,8 +122,8 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 			return nil, err
 		}
 	}
-	empty1 := map[validationKey]prometheus.Counter{}
-	m.validChildren.Store(&empty1)
+	empty1 := map[string]*issuerCounters{}
+	m.issuers.Store(&empty1)
 	empty2 := map[decisionKey]prometheus.Counter{}
 	m.decisionChildren.Store(&empty2)
 	return m, nil
@@ -147,32 +142,64 @@ func (m *Metrics) ObserveVerify(ev jwtverify.VerifyEvent) {
 	}
 }
 
-// validationCounter returns the child for (issuer, reason) through a
-// copy-on-write map, so the hot path does no label hashing and takes no
-// lock. Both inputs come from configuration or the fixed reason set.
+// issuerCounters holds the validation counters of one configured issuer:
+// the success counter directly (the hot path) and the rejections by reason.
+type issuerCounters struct {
+	valid   prometheus.Counter
+	reasons map[jwtverify.Reason]prometheus.Counter // copy-on-write
+}
+
+// validationCounter returns the child for (issuer, reason) through
+// copy-on-write maps, so the hot path does one lookup of a short string,
+// no label hashing and no lock. Both inputs come from configuration or the
+// fixed reason set.
 func (m *Metrics) validationCounter(issuer string, reason jwtverify.Reason) prometheus.Counter {
-	k := validationKey{issuer, reason}
-	if c, ok := (*m.validChildren.Load())[k]; ok {
-		return c
+	if ic, ok := (*m.issuers.Load())[issuer]; ok {
+		if reason == "" {
+			return ic.valid
+		}
+		if c, ok := ic.reasons[reason]; ok {
+			return c
+		}
 	}
 	m.childMu.Lock()
 	defer m.childMu.Unlock()
-	old := *m.validChildren.Load()
-	if c, ok := old[k]; ok {
+	old := *m.issuers.Load()
+	ic, ok := old[issuer]
+	if !ok {
+		ic = &issuerCounters{
+			valid:   m.validations.WithLabelValues(labelValue(issuer), "valid", labelNone),
+			reasons: map[jwtverify.Reason]prometheus.Counter{},
+		}
+	}
+	if reason == "" {
+		if !ok {
+			m.storeIssuer(old, issuer, ic)
+		}
+		return ic.valid
+	}
+	if c, ok := ic.reasons[reason]; ok {
 		return c
 	}
-	result, r := "valid", labelNone
-	if reason != "" {
-		result, r = "invalid", string(reason)
+	c := m.validations.WithLabelValues(labelValue(issuer), "invalid", string(reason))
+	reasons := make(map[jwtverify.Reason]prometheus.Counter, len(ic.reasons)+1)
+	for k, v := range ic.reasons {
+		reasons[k] = v
 	}
-	c := m.validations.WithLabelValues(labelValue(issuer), result, r)
-	next := make(map[validationKey]prometheus.Counter, len(old)+1)
-	for kk, v := range old {
-		next[kk] = v
-	}
-	next[k] = c
-	m.validChildren.Store(&next)
+	reasons[reason] = c
+	m.storeIssuer(old, issuer, &issuerCounters{valid: ic.valid, reasons: reasons})
 	return c
+}
+
+// storeIssuer publishes a copy of old with issuer set to ic. Called with
+// childMu held.
+func (m *Metrics) storeIssuer(old map[string]*issuerCounters, issuer string, ic *issuerCounters) {
+	next := make(map[string]*issuerCounters, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[issuer] = ic
+	m.issuers.Store(&next)
 }
 
 // ObserveDecision implements jwtverify.DecisionObserver.
