@@ -935,6 +935,26 @@ func catalogue() []row {
 // failure, no panic, and recovery once the endpoint answers again.
 func runB13a(t *testing.T, _ *fixture, tr transport) {
 	t.Run("stale_beyond_MaxStaleness", func(t *testing.T) { runB13aStale(t, tr) })
+	// Discovery failures: the JWKS URL is never learnt.
+	for name, broken := range map[string]func(f *fixture){
+		"discovery_500":             func(f *fixture) { f.iss.SetFault(oauthtest.EndpointDiscovery, oauthtest.Fault{Status: 500}) },
+		"discovery_issuer_mismatch": func(f *fixture) { f.iss.SetDiscoveryExtra(map[string]any{"issuer": "https://evil.example.test"}) },
+		"discovery_jwks_uri_elsewhere_http": func(f *fixture) {
+			f.iss.SetDiscoveryExtra(map[string]any{"jwks_uri": "http://keys.evil.example.test/jwks"})
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, fixtureOptions{noWait: true, issuer: func(_ testing.TB, f *fixture) { broken(f) }})
+			f.waitFetch(t, func(e jwkscache.FetchEvent) bool { return e.Class != jwkscache.ClassOK })
+			f.checkToken(t, tr, "no_key_set", f.mint(t), unavail)
+			f.iss.ClearFault(oauthtest.EndpointDiscovery)
+			f.iss.SetDiscoveryExtra(nil)
+			f.drainFetches()
+			f.clk.Advance(2 * jwkscache.DefaultBackoffMax)
+			f.waitFetch(t, func(e jwkscache.FetchEvent) bool { return e.Class == jwkscache.ClassOK })
+			f.checkToken(t, tr, "recovered", f.mint(t), accept)
+		})
+	}
 	for name, fault := range map[string]oauthtest.Fault{
 		"500":       {Status: http.StatusInternalServerError},
 		"not_json":  {Body: []byte("<html>maintenance</html>")},
