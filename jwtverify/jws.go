@@ -3,6 +3,7 @@ package jwtverify
 // Compact JWS parsing: strict base64url and the protected header.
 
 import (
+	"encoding/binary"
 	"strings"
 	"unsafe"
 )
@@ -51,6 +52,20 @@ func b64Decode(dst []byte, src string) bool {
 	n := len(src)
 	di := 0
 	i := 0
+	// 8 characters to 6 bytes per step, one 8-byte store (the last two
+	// bytes are overwritten by the next step or lie within dst).
+	for ; i+8 <= n && di+8 <= len(dst); i += 8 {
+		s := src[i : i+8]
+		a, b, c, d := b64URL[s[0]], b64URL[s[1]], b64URL[s[2]], b64URL[s[3]]
+		e, f, g, h := b64URL[s[4]], b64URL[s[5]], b64URL[s[6]], b64URL[s[7]]
+		if (a|b|c|d|e|f|g|h)&0xC0 != 0 {
+			return false
+		}
+		v := uint64(a)<<58 | uint64(b)<<52 | uint64(c)<<46 | uint64(d)<<40 |
+			uint64(e)<<34 | uint64(f)<<28 | uint64(g)<<22 | uint64(h)<<16
+		binary.BigEndian.PutUint64(dst[di:di+8:di+8], v)
+		di += 6
+	}
 	for ; i+4 <= n; i += 4 {
 		a, b, c, d := b64URL[src[i]], b64URL[src[i+1]], b64URL[src[i+2]], b64URL[src[i+3]]
 		if (a|b|c|d)&0xC0 != 0 {
