@@ -45,3 +45,24 @@ func TestQuote(t *testing.T) {
 		}
 	}
 }
+
+// TestIsAccessTokenKeyMatchesQueryUnescape: the in-place decoder agrees
+// with url.QueryUnescape on every spelling, and allocates nothing (a
+// hostile query of "%61&%61&..." used to allocate once per key).
+func TestIsAccessTokenKeyMatchesQueryUnescape(t *testing.T) {
+	keys := []string{
+		"access_token", "access%5Ftoken", "access%5ftoken", "%61ccess_token", "%61%63%63%65%73%73%5f%74%6f%6b%65%6e",
+		"access+token", "access%20token", "access%5Ftoken%", "access%5Ftoke%6", "access%5Ftoke%6E", "access%5Ftoken%00",
+		"access%zztoken", "%61", "%", "%%", "access%5Ftokenx", "access%5Ftoke", "ACCESS%5FTOKEN", "access%5F%74oken",
+	}
+	for _, k := range keys {
+		u, err := url.QueryUnescape(k)
+		want := err == nil && u == accessTokenKey
+		if got := isAccessTokenKey(k); got != want {
+			t.Errorf("isAccessTokenKey(%q) = %v, url.QueryUnescape says %v", k, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { isAccessTokenKey("%61%63%63%65%73%73%5f%74%6f%6b%65%6e") }); n != 0 {
+		t.Fatalf("%v allocations", n)
+	}
+}
