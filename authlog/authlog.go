@@ -10,7 +10,8 @@
 //
 // Records carry the reason (from jwtverify's fixed set), the configured
 // issuer name, the transport and, only when the token verified, the client
-// ID. They never carry the token, a secret or an unverified claim.
+// ID. They never carry the token, a secret or an unverified claim (unless
+// Options.Details asks for jwtverify's explanations, which quote them).
 package authlog
 
 import (
@@ -39,6 +40,12 @@ type Options struct {
 	MaxKeys int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Details adds jwtverify's explanation of each rejection (the "detail"
+	// attribute). It quotes, truncated to a few dozen bytes, values the
+	// caller chose (kid, iss, aud, typ): useful when debugging a
+	// misconfiguration, but attacker-controlled text in your logs. Off by
+	// default; the reason, issuer and transport are always logged.
+	Details bool
 }
 
 // Logger is a rate-limited rejection logger. Safe for concurrent use.
@@ -105,9 +112,7 @@ func (l *Logger) ObserveVerify(ev jwtverify.VerifyEvent) {
 		slog.Bool("cache_hit", ev.CacheHit),
 	}
 	var ve *jwtverify.Error
-	if errors.As(ev.Err, &ve) && ve.Detail != "" {
-		// Detail is written by jwtverify to be safe to log: attacker text
-		// is quoted and truncated, the token never appears.
+	if l.opts.Details && errors.As(ev.Err, &ve) && ve.Detail != "" {
 		attrs = append(attrs, slog.String("detail", ve.Detail))
 	}
 	if suppressed > 0 {

@@ -130,3 +130,18 @@ func TestRateLimiterMemoryIsBounded(t *testing.T) {
 		t.Fatalf("rate limiter holds %d keys, cap 16", n)
 	}
 }
+
+func TestDetailsAreOptIn(t *testing.T) {
+	ev := jwtverify.VerifyEvent{Issuer: "corp", Reason: jwtverify.ReasonAudience,
+		Err: &jwtverify.Error{Reason: jwtverify.ReasonAudience, Detail: `aud "attacker-chosen" is not accepted`}}
+	l, buf, _ := newTestLogger(t, Options{})
+	l.ObserveVerify(ev)
+	if strings.Contains(buf.String(), "attacker-chosen") {
+		t.Fatalf("detail logged without Options.Details: %s", buf)
+	}
+	l2, buf2, _ := newTestLogger(t, Options{Details: true})
+	l2.ObserveVerify(ev)
+	if !strings.Contains(buf2.String(), "attacker-chosen") {
+		t.Fatalf("detail missing with Options.Details: %s", buf2)
+	}
+}

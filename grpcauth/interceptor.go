@@ -290,9 +290,12 @@ func (i *Interceptor) decide(ctx context.Context, r *rule, ev jwtverify.Decision
 	if len(ev.Missing) > 0 {
 		attrs = append(attrs, slog.Any("missing", ev.Missing))
 	}
-	if cause != nil {
-		// jwtverify errors are safe to log: attacker text is quoted and
-		// truncated, the token never appears.
+	var verr *jwtverify.Error
+	if cause != nil && !errors.As(cause, &verr) {
+		// Our own fixed texts (policy denial, malformed credentials). A
+		// *jwtverify.Error is summed up by reason and issuer above: its
+		// message may quote values the caller chose (kid, iss, aud, typ),
+		// and nothing attacker-controlled goes to the logs.
 		attrs = append(attrs, slog.String("error", cause.Error()))
 	}
 	i.log.LogAttrs(ctx, level, "grpcauth: "+ev.Result, attrs...)
