@@ -18,9 +18,9 @@ import (
 // route protected by verifier B must not accept a Principal that verifier A
 // stored in the context: B never checked that token's audience.
 //
-// Open finding (see the report): middleware.Authenticator.Authorize (and so
-// Require and echoauth's Require) uses any Principal found in the request
-// context, whichever Verifier produced it.
+// Regression test: middleware.Authenticator.Authorize (and so Require and
+// echoauth's Require) used any Principal found in the request context,
+// whichever Verifier produced it; it now checks Verifier.Issued.
 func TestRequireTrustsOnlyItsOwnVerifier(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	const audA, audB = "https://a.example.test", "https://b.example.test"
