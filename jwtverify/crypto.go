@@ -21,7 +21,10 @@ const minRSABits = 2048
 // alg exactly. When the JWK has no alg (Entra), the family is inferred from
 // kty and crv.
 func keyFits(k *jwkscache.Key, alg algID) bool {
-	if k.Alg != "" && k.Alg != algNames[alg] {
+	if k.Alg != "" && k.Alg != algNames[alg] && !(alg == algEdDSA && k.Alg == "Ed25519") {
+		// RFC 9864 names the Ed25519 instance of EdDSA "Ed25519"; a JWK
+		// with that alg (jwkscache keeps it) verifies EdDSA tokens, the
+		// curve check below still applies.
 		return false
 	}
 	switch alg {

@@ -221,3 +221,21 @@ func TestVerifyEachAlgorithm(t *testing.T) {
 		})
 	}
 }
+
+// A JWK whose alg is RFC 9864's "Ed25519" verifies EdDSA tokens (jwkscache
+// keeps such keys); it must not verify anything else.
+func TestEd25519JWKAlgFitsEdDSA(t *testing.T) {
+	ed := fx("EdDSA")
+	k := mustKey("ed-9864", "Ed25519", ed.priv.Public())
+	v := newV(t, func(c *Config) {
+		c.Issuers[0].Keys = jwkscache.NewStatic("static", k)
+	})
+	good := signToken("EdDSA", ed.priv, mustJSON(map[string]any{"alg": "EdDSA", "kid": "ed-9864", "typ": "at+jwt"}), mustJSON(baseClaims()))
+	if _, err := v.Verify(context.Background(), good); err != nil {
+		t.Fatalf("EdDSA token with an Ed25519 JWK refused: %v", err)
+	}
+	es := signToken("ES256", fx("ES256").priv, mustJSON(map[string]any{"alg": "ES256", "kid": "ed-9864", "typ": "at+jwt"}), mustJSON(baseClaims()))
+	if _, err := v.Verify(context.Background(), es); err == nil {
+		t.Fatal("ES256 token accepted with an Ed25519 JWK")
+	}
+}
