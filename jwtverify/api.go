@@ -129,6 +129,14 @@ type IssuerConfig struct {
 	// or sub equals the client ID, or the token carries no delegated scope
 	// claim.
 	AppOnly func(p *Principal) bool
+	// InsecureIgnoreConfirmation accepts tokens carrying a "cnf"
+	// (confirmation, RFC 7800) claim as plain bearer tokens. Such tokens
+	// are bound to a key the caller must prove it holds (DPoP, RFC 9449;
+	// mutual TLS, RFC 8705); m2mauth does not check that proof, so by
+	// default it refuses them (ReasonType). You MUST NOT set this unless a
+	// component in front of the API (a gateway terminating mTLS or checking
+	// DPoP proofs) enforces the binding.
+	InsecureIgnoreConfirmation bool
 	// Validate runs provider rules after every generic check passed; a
 	// non-nil error rejects the token (wrap a sentinel such as ErrType or
 	// ErrMissingClaim to choose the reason, default ReasonMissingClaim).

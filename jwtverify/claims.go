@@ -15,6 +15,7 @@ type claims struct {
 	iss, sub, jti, aud, tid, idtyp, gty, typ, tokenUse jval
 	exp, nbf, iat                                      int64
 	hasExp, hasNbf, hasIat                             bool
+	hasCnf                                             bool // a confirmation claim (RFC 7800): sender-constrained
 	// extra holds the values of the verifier's claims of interest
 	// (client, permission and required claims), by index.
 	extra [maxInterest]jval
@@ -118,6 +119,8 @@ func parseClaims(doc []byte, it *interestTable, c *claims) *Error {
 			c.typ = v
 		case "token_use":
 			c.tokenUse = v
+		case "cnf":
+			c.hasCnf = true
 		}
 		if len(nm) < len(it.byLen) {
 			for _, i := range it.byLen[len(nm)] {

@@ -75,6 +75,7 @@ type issuer struct {
 	perms      []permSpec
 	appOnly    func(*Principal) bool
 	validate   func(*Principal) error
+	ignoreCnf  bool
 	publicInfo IssuerInfo
 }
 
@@ -254,6 +255,7 @@ func compileIssuer(ic *IssuerConfig, c *compiler) (*issuer, error) {
 		})
 	}
 	is.appOnly, is.validate = ic.AppOnly, ic.Validate
+	is.ignoreCnf = ic.InsecureIgnoreConfirmation
 	is.publicInfo = IssuerInfo{Name: ic.Name, Issuer: ic.Issuer, Audiences: append([]string(nil), ic.Audiences...)}
 	return is, nil
 }

@@ -239,3 +239,22 @@ func TestEd25519JWKAlgFitsEdDSA(t *testing.T) {
 		t.Fatal("ES256 token accepted with an Ed25519 JWK")
 	}
 }
+
+// A sender-constrained token (cnf, RFC 7800) cannot be checked by a bearer
+// resource server: refused by default (RFC 9449 section 7.2), accepted only
+// with the loudly named opt-out.
+func TestConfirmationClaimRefused(t *testing.T) {
+	for _, cnf := range []any{map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}, map[string]any{"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}, "junk", nil} {
+		cl := baseClaims()
+		cl["cnf"] = cnf
+		token := signToken("ES256", fx("ES256").priv, mustJSON(map[string]any{"alg": "ES256", "kid": "ES256", "typ": "at+jwt"}), mustJSON(cl))
+		_, err := newV(t, nil).Verify(context.Background(), token)
+		if !errors.Is(err, ErrType) {
+			t.Fatalf("cnf %v: err = %v, want a type error", cnf, err)
+		}
+		v := newV(t, func(c *Config) { c.Issuers[0].InsecureIgnoreConfirmation = true })
+		if _, err := v.Verify(context.Background(), token); err != nil {
+			t.Fatalf("cnf %v with InsecureIgnoreConfirmation: %v", cnf, err)
+		}
+	}
+}

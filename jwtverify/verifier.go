@@ -321,6 +321,12 @@ func (v *Verifier) verifySlow(ctx context.Context, token string, now time.Time) 
 	if c.tokenUse.kind != 0 && (c.tokenUse.kind != kindString || stringOf(doc, c.tokenUse) != "access") {
 		return fail(ReasonType, "token_use is not access", nil)
 	}
+	if c.hasCnf && !is.ignoreCnf {
+		// A DPoP- or certificate-bound token (RFC 9449, RFC 8705) presented
+		// as a bearer token: its binding cannot be checked here, and RFC
+		// 9449 section 7.2 forbids accepting it under the Bearer scheme.
+		return fail(ReasonType, "token is sender-constrained (cnf)", nil)
+	}
 	p := &Principal{raw: doc, issuerName: is.name, iss: issVal, exp: c.exp, iat: c.iat, hasIat: c.hasIat, verifier: v}
 	if c.sub.kind != 0 {
 		p.sub = stringOf(doc, c.sub)
