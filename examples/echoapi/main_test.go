@@ -1,97 +1,15 @@
 package main
 
 import (
-	"context"
-	"io"
-	"log/slog"
-	"net/http"
-	"strings"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
-	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
 
-	"github.com/m2mauth/m2mauth/examples/internal/apiconfig"
-	"github.com/m2mauth/m2mauth/oauthtest"
+	"github.com/m2mauth/m2mauth/examples/internal/apitest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // The program, configured as from a shell, against an in-process issuer:
 // a client with the scope is served, one without it is refused.
-func TestAgainstOAuthtest(t *testing.T) {
-	iss := oauthtest.NewT(t)
-	iss.RegisterClient(oauthtest.Client{ID: "worker", Secret: "s1", Scopes: []string{"orders.read"}, Audiences: []string{"https://orders.example.test"}})
-	iss.RegisterClient(oauthtest.Client{ID: "auditor", Secret: "s2", Scopes: []string{"audit.read"}, Audiences: []string{"https://orders.example.test"}})
-
-	env := map[string]string{
-		"M2M_PROVIDER":   "generic",
-		"M2M_ISSUER":     iss.Issuer(),
-		"M2M_AUDIENCE":   "https://orders.example.test",
-		"M2M_CLIENT_IDS": "worker,auditor",
-	}
-	cfg, err := apiconfig.Parse("echoapi", []string{"-addr", "127.0.0.1:0", "-scope", "orders.read"},
-		func(k string) string { return env[k] }, "127.0.0.1:8080", io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var logs strings.Builder
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)), ready) }()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	}
-
-	base := &http.Transport{}
-	defer base.CloseIdleConnections()
-	hctx := context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Transport: base})
-	get := func(c *http.Client) (int, string) {
-		t.Helper()
-		resp, err := c.Get("http://" + addr + "/orders")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header.Get("WWW-Authenticate") + string(b)
-	}
-	client := func(id, secret string) *http.Client {
-		cc := clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: iss.TokenURL()}
-		return &http.Client{Transport: &oauth2.Transport{Source: cc.TokenSource(hctx), Base: base}}
-	}
-
-	if code, body := get(client("worker", "s1")); code != http.StatusOK || !strings.Contains(body, `"caller":"worker"`) {
-		t.Errorf("allowed call: %d %s", code, body)
-	}
-	if code, body := get(client("auditor", "s2")); code != http.StatusForbidden || !strings.Contains(body, `scope="orders.read"`) {
-		t.Errorf("denied call: %d %s", code, body)
-	}
-	if code, _ := get(&http.Client{Transport: base}); code != http.StatusUnauthorized {
-		t.Errorf("no token: %d", code)
-	}
-	resp, err := (&http.Client{Transport: base}).Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(b), `m2mauth_authorization_decisions_total{result="forbidden",transport="echo"} 1`) {
-		t.Errorf("metrics lack the forbidden decision:\n%s", b)
-	}
-
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("run: %v", err)
-	}
-	if !strings.Contains(logs.String(), "insufficient_scope") {
-		t.Errorf("the refusal was not logged:\n%s", logs.String())
-	}
-}
+func TestAgainstOAuthtest(t *testing.T) { apitest.RunHTTPProgram(t, "echoapi", "echo", run) }
