@@ -27,7 +27,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -35,11 +34,9 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
-	"github.com/m2mauth/m2mauth/authlog"
 	"github.com/m2mauth/m2mauth/examples/internal/apiconfig"
 	"github.com/m2mauth/m2mauth/grpcauth"
 	"github.com/m2mauth/m2mauth/jwtverify"
-	"github.com/m2mauth/m2mauth/metrics"
 )
 
 // config is the shared API configuration plus the gRPC server's own.
@@ -100,21 +97,12 @@ func main() {
 // run serves until ctx is done. ready, when not nil, receives the gRPC
 // listen address once the service accepts calls.
 func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- string) error {
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg, metrics.Options{})
-	if err != nil {
-		return err
-	}
-	v, caches, stopKeys, err := cfg.Verifier(ctx, m, jwtverify.MultiObserver(m, authlog.New(log, authlog.Options{})))
+	// Rejected tokens are logged (rate limited, never the token) and counted.
+	v, m, reg, stopKeys, err := cfg.Observed(ctx, log)
 	if err != nil {
 		return err
 	}
 	defer stopKeys()
-	for _, k := range caches {
-		if err := m.WatchKeys(k); err != nil {
-			return err
-		}
-	}
 
 	// One requirement per method; everything not listed is denied.
 	policy := grpcauth.Policy{

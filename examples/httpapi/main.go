@@ -22,13 +22,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/m2mauth/m2mauth/authlog"
 	"github.com/m2mauth/m2mauth/examples/internal/apiconfig"
 	"github.com/m2mauth/m2mauth/jwtverify"
-	"github.com/m2mauth/m2mauth/metrics"
 	"github.com/m2mauth/m2mauth/middleware"
 )
 
@@ -50,22 +47,12 @@ func main() {
 // run serves the API until ctx is done. ready, when not nil, receives the
 // listen address once the API accepts requests.
 func run(ctx context.Context, cfg *apiconfig.Config, log *slog.Logger, ready chan<- string) error {
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg, metrics.Options{})
-	if err != nil {
-		return err
-	}
 	// Rejected tokens are logged (rate limited, never the token) and counted.
-	v, caches, stopKeys, err := cfg.Verifier(ctx, m, jwtverify.MultiObserver(m, authlog.New(log, authlog.Options{})))
+	v, m, reg, stopKeys, err := cfg.Observed(ctx, log)
 	if err != nil {
 		return err
 	}
 	defer stopKeys()
-	for _, k := range caches {
-		if err := m.WatchKeys(k); err != nil {
-			return err
-		}
-	}
 
 	mw, err := middleware.New(v, middleware.WithObserver(m), middleware.WithLogger(log),
 		middleware.WithExemptPaths("/healthz", "/metrics"))

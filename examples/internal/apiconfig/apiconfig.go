@@ -13,11 +13,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/m2mauth/m2mauth/authlog"
 	"github.com/m2mauth/m2mauth/jwkscache"
 	"github.com/m2mauth/m2mauth/jwtverify"
+	"github.com/m2mauth/m2mauth/metrics"
 	"github.com/m2mauth/m2mauth/profiles"
 )
 
@@ -249,4 +254,26 @@ func (c *Config) Verifier(ctx context.Context, cacheObs jwkscache.Observer, veri
 		return nil, nil, nil, err
 	}
 	return v, caches, stop, nil
+}
+
+// Observed is Verifier with the examples' observability: a fresh Prometheus
+// registry with m2mauth's metrics (key caches watched), and rejected tokens
+// logged through authlog (rate limited, never the token). stop closes the
+// key caches.
+func (c *Config) Observed(ctx context.Context, log *slog.Logger) (v *jwtverify.Verifier, m *metrics.Metrics, reg *prometheus.Registry, stop func(), err error) {
+	reg = prometheus.NewRegistry()
+	if m, err = metrics.New(reg, metrics.Options{}); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	v, caches, stop, err := c.Verifier(ctx, m, jwtverify.MultiObserver(m, authlog.New(log, authlog.Options{})))
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	for _, k := range caches {
+		if err := m.WatchKeys(k); err != nil {
+			stop()
+			return nil, nil, nil, nil, err
+		}
+	}
+	return v, m, reg, stop, nil
 }
