@@ -137,11 +137,45 @@ type IssuerConfig struct {
 	// component in front of the API (a gateway terminating mTLS or checking
 	// DPoP proofs) enforces the binding.
 	InsecureIgnoreConfirmation bool
-	// Validate runs provider rules after every generic check passed; a
-	// non-nil error rejects the token (wrap a sentinel such as ErrType or
-	// ErrMissingClaim to choose the reason, default ReasonMissingClaim).
+	// Rules are checks that are pure functions of the verified claims and
+	// this configuration (profiles put their built-in rules here). They run
+	// after every generic check passed, once per token: a cache hit reuses
+	// their verdict. A rule that depends on anything else (a deny list, a
+	// kill switch, the time) MUST go in Validate instead.
+	Rules []Rule
+	// Validate runs the user's rule on every Verify, cache hit or not,
+	// after Rules; a non-nil error rejects the token (wrap a sentinel such
+	// as ErrType or ErrMissingClaim to choose the reason, default
+	// ReasonMissingClaim). Its sub-reason (Error.Rule) is a code it
+	// declared in ValidateCodes (return an error built by RuleError), or
+	// RuleCustom.
 	Validate func(p *Principal) error
+	// ValidateCodes declares the sub-reason codes Validate may return
+	// through RuleError. Codes follow the Rule.Code syntax.
+	ValidateCodes []string
 }
+
+// Rule is a named check of a verified token. See IssuerConfig.Rules.
+type Rule struct {
+	// Code is the sub-reason recorded when the rule refuses a token: a
+	// short fixed word of [a-z0-9_], at most 32 bytes, never token text
+	// (logs carry it by default, metrics may carry it as a label).
+	// Required; unique within an issuer; RuleCustom is reserved.
+	Code string
+	// Check returns nil to accept; a non-nil error refuses (wrap a
+	// sentinel such as ErrType to choose the reason, default
+	// ReasonMissingClaim).
+	Check func(p *Principal) error
+}
+
+// RuleCustom is the sub-reason of a refusal by a rule that declared no
+// code of its own.
+const RuleCustom = "custom"
+
+// NoIssuer is the issuer name in events, logs and metric labels for a
+// token refused before a trusted issuer was chosen. It is reserved: no
+// configured issuer may be named so.
+const NoIssuer = "none"
 
 // NoLeeway disables the clock-skew allowance.
 const NoLeeway time.Duration = -1
@@ -174,11 +208,14 @@ type Config struct {
 // VerifyEvent describes one Verify call. It never carries the token or an
 // unverified claim.
 type VerifyEvent struct {
-	// Issuer is the configured name of the issuer, empty when the token
-	// was rejected before an issuer was chosen.
+	// Issuer is the configured name of the issuer, NoIssuer when the
+	// token was rejected before an issuer was chosen.
 	Issuer string
 	// Reason is empty on success.
 	Reason Reason
+	// Rule is the sub-reason code of the rule that refused the token
+	// (Error.Rule), empty otherwise.
+	Rule string
 	// CacheHit reports whether the verified-token cache answered.
 	CacheHit bool
 	// Duration of the call.
@@ -205,13 +242,25 @@ type DecisionEvent struct {
 	Result string
 	// Reason is the rejection reason, empty when allowed.
 	Reason Reason
-	// Issuer is the configured issuer name when known.
+	// Rule is the sub-reason code of the rule that refused the token
+	// (Error.Rule), empty otherwise.
+	Rule string
+	// Route is where the decision was made, as the adapter knows it
+	// without trusting the caller: the pattern a Require wrapper was
+	// registered under, Echo's route path, a gRPC full method registered
+	// on the server, or RouteUnknown. Never the raw path or query.
+	Route string
+	// Issuer is the configured issuer name, NoIssuer when none was chosen.
 	Issuer string
 	// ClientID is the verified client ID when the token verified.
 	ClientID string
 	// Missing lists the missing permissions on DecisionForbidden.
 	Missing []string
 }
+
+// RouteUnknown is DecisionEvent.Route when the adapter cannot name the
+// route without trusting the caller.
+const RouteUnknown = "unknown"
 
 // Decision results.
 const (

@@ -15,6 +15,10 @@ type Error struct {
 	Reason Reason
 	// Issuer is the configured issuer name, when chosen.
 	Issuer string
+	// Rule is the sub-reason code of the rule (IssuerConfig.Rules or
+	// Validate) that refused the token, empty for the generic checks. A
+	// fixed code, never token text.
+	Rule string
 	// Detail is a safe-to-log explanation (attacker text quoted, truncated).
 	Detail string
 	// Required lists the permissions a failed Requirement asks for.
