@@ -27,6 +27,7 @@ type Principal struct {
 	delegated  []string  // sorted, deduplicated
 	roles      []string  // sorted, deduplicated
 	exp, iat   int64     // microseconds since the epoch
+	leeway     int64     // the issuer's leeway, microseconds
 	hasIat     bool
 	appOnly    bool
 	verifier   *Verifier // the Verifier that built it (see Verifier.Issued)
@@ -102,6 +103,17 @@ func (p *Principal) AppOnly() bool { return p.appOnly }
 
 // ExpiresAt returns the exp claim.
 func (p *Principal) ExpiresAt() time.Time { return time.UnixMicro(p.exp) }
+
+// ValidUntil returns the instant from which Verify refuses the token as
+// expired: exp plus the issuer's leeway. Adapters that keep a connection or
+// stream open on the strength of a token end it then. The zero Time for a
+// nil Principal.
+func (p *Principal) ValidUntil() time.Time {
+	if p == nil {
+		return time.Time{}
+	}
+	return time.UnixMicro(p.exp + p.leeway)
+}
 
 // IssuedAt returns the iat claim, or the zero Time when absent.
 func (p *Principal) IssuedAt() time.Time {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"crypto"
 
@@ -255,6 +256,39 @@ func TestConfirmationClaimRefused(t *testing.T) {
 		v := newV(t, func(c *Config) { c.Issuers[0].InsecureIgnoreConfirmation = true })
 		if _, err := v.Verify(context.Background(), token); err != nil {
 			t.Fatalf("cnf %v with InsecureIgnoreConfirmation: %v", cnf, err)
+		}
+	}
+}
+
+// ValidUntil is the instant from which Verify refuses the token: exp plus
+// the issuer's leeway (default, none, or configured), checked against
+// Verify itself one microsecond before and at that instant.
+func TestValidUntilIsExpPlusLeeway(t *testing.T) {
+	var nilP *Principal
+	if !nilP.ValidUntil().IsZero() {
+		t.Fatal("nil Principal: ValidUntil not zero")
+	}
+	token := tok("ES256", nil, nil)
+	for _, lw := range []time.Duration{0, NoLeeway, 90 * time.Second} {
+		var now time.Time
+		v := newV(t, func(c *Config) {
+			c.Issuers[0].Leeway = lw
+			c.Cache.Disabled = true
+			c.Now = func() time.Time { return now }
+		})
+		now = testNow
+		p, err := v.Verify(context.Background(), token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		until := p.ValidUntil()
+		now = until.Add(-time.Microsecond)
+		if _, err := v.Verify(context.Background(), token); err != nil {
+			t.Fatalf("leeway %v: refused 1us before ValidUntil %v: %v", lw, until, err)
+		}
+		now = until
+		if _, err := v.Verify(context.Background(), token); !errors.Is(err, ErrExpired) {
+			t.Fatalf("leeway %v: at ValidUntil: %v", lw, err)
 		}
 	}
 }

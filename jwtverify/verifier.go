@@ -327,7 +327,7 @@ func (v *Verifier) verifySlow(ctx context.Context, token string, now time.Time) 
 		// 9449 section 7.2 forbids accepting it under the Bearer scheme.
 		return fail(ReasonType, "token is sender-constrained (cnf)", nil)
 	}
-	p := &Principal{raw: doc, issuerName: is.name, iss: issVal, exp: c.exp, iat: c.iat, hasIat: c.hasIat, verifier: v}
+	p := &Principal{raw: doc, issuerName: is.name, iss: issVal, exp: c.exp, iat: c.iat, hasIat: c.hasIat, leeway: is.leeway, verifier: v}
 	if c.sub.kind != 0 {
 		p.sub = stringOf(doc, c.sub)
 	}
