@@ -25,6 +25,7 @@ type Cache struct {
 	now       func() time.Time
 	client    *http.Client
 	issuerURL *url.URL // nil when JWKSURL is configured
+	policy    urlPolicy
 	obs       Observer
 
 	// set is the served key set: nil before the first success and once
@@ -82,28 +83,27 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	}
 	c := &Cache{cfg: cfg, name: cfg.Name, now: cfg.Now, obs: cfg.Observer,
 		ready: make(chan struct{}), wake: make(chan struct{}, 1)}
+	field, raw := "Issuer", cfg.Issuer
 	if cfg.JWKSURL != "" {
-		u, err := parseFetchURL(cfg.JWKSURL, true)
-		if err != nil {
-			return nil, configErr("JWKSURL: %v", err)
-		}
-		if err := checkScheme(u, cfg.InsecureAllowHTTP); err != nil {
-			return nil, configErr("JWKSURL: %v", err)
-		}
-	} else {
-		u, err := parseFetchURL(cfg.Issuer, false)
-		if err != nil {
-			return nil, configErr("Issuer: %v", err)
-		}
-		if err := checkScheme(u, cfg.InsecureAllowHTTP); err != nil {
-			return nil, configErr("Issuer: %v", err)
-		}
+		field, raw = "JWKSURL", cfg.JWKSURL
+	}
+	u, err := parseFetchURL(raw, cfg.JWKSURL != "")
+	if err != nil {
+		return nil, configErr("%s: %v", field, err)
+	}
+	if c.policy, err = newURLPolicy(u, &cfg); err != nil {
+		return nil, configErr("%v", err)
+	}
+	if err := c.policy.checkScheme(u); err != nil {
+		return nil, configErr("%s: %v", field, err)
+	}
+	if cfg.JWKSURL == "" {
 		c.issuerURL = u
 	}
 	if c.obs == nil {
 		c.obs = ObserverFuncs{}
 	}
-	c.client = safeClient(cfg.HTTPClient, cfg.InsecureAllowHTTP)
+	c.client = safeClient(cfg.HTTPClient, c.policy)
 	c.ctx, c.stop = context.WithCancel(ctx)
 	c.wg.Add(1)
 	go c.loop()

@@ -82,9 +82,14 @@ const (
 	// ClassDiscovery: the issuer metadata was unusable (issuer mismatch,
 	// no or bad jwks_uri).
 	ClassDiscovery ErrorClass = "discovery"
-	// ClassInsecureURL: a discovered jwks_uri used http for a non-loopback
-	// host without InsecureAllowHTTP.
+	// ClassInsecureURL: a discovered jwks_uri used http where the URL
+	// policy refuses it (an https configured URL, or a non-loopback host
+	// without InsecureAllowHTTP). The URL was not requested.
 	ClassInsecureURL ErrorClass = "insecure_url"
+	// ClassForeignHost: a discovered jwks_uri named a host other than the
+	// metadata document's that Config.AllowedJWKSHosts does not list. The
+	// URL was not requested.
+	ClassForeignHost ErrorClass = "foreign_host"
 	// ClassClosed: the cache was closed (or its context cancelled) during
 	// the fetch.
 	ClassClosed ErrorClass = "closed"
