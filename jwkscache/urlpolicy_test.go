@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -119,7 +120,19 @@ func TestDiscoveredJWKSURIHostRule(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := hits.Load()
 			iss := tlsIssuer(t, keys, tc.uri)
-			e := newEnv(t, Config{Issuer: iss.URL, HTTPClient: iss.Client(), AllowedJWKSHosts: tc.allowed})
+			// The client refuses (and fails the test on) any dial off
+			// loopback: the test never leaves the machine.
+			tr := iss.Client().Transport.(*http.Transport).Clone()
+			var d net.Dialer
+			tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				if host, _, _ := net.SplitHostPort(addr); host != "127.0.0.1" {
+					t.Errorf("dial to %s", addr)
+					return nil, errors.New("test: dial off loopback refused")
+				}
+				return d.DialContext(ctx, network, addr)
+			}
+			t.Cleanup(tr.CloseIdleConnections)
+			e := newEnv(t, Config{Issuer: iss.URL, HTTPClient: &http.Client{Transport: tr}, AllowedJWKSHosts: tc.allowed})
 			if ev := e.rec.nextFetch(t); ev.Class != tc.class {
 				t.Fatalf("fetch = %+v (%v), want class %s", ev, ev.Err, tc.class)
 			}
