@@ -123,8 +123,10 @@ func (l *Logger) FetchDone(ev jwkscache.FetchEvent) {
 	now := l.opts.Now()
 	l.keys.mu.Lock()
 	s := l.keys.sourceLocked(ev.Source)
-	first := !s.failing
-	changed := s.failing && s.class != ev.Class
+	// ConsecutiveFailures 1 starts a run even if the success between was
+	// not seen (events of consecutive fetches may cross).
+	first := !s.failing || ev.ConsecutiveFailures == 1
+	changed := !first && s.class != ev.Class
 	s.failing, s.class = true, ev.Class
 	s.failures++
 	if ev.ConsecutiveFailures > 0 {
