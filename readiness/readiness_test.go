@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -115,6 +116,15 @@ func TestStartupGate(t *testing.T) {
 	if s := r.Sources[1]; s.Name != "b" || s.Usable || s.HadUsableKeys || s.KeysAgeSeconds != nil ||
 		s.LastFailure != jwkscache.ClassStatus || !s.Failing {
 		t.Fatalf("source b = %+v", s)
+	}
+
+	rec := httptest.NewRecorder()
+	chk.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	for _, want := range []string{`"ready":false`, `"mode":"startup"`, `"name":"b"`, `"usable":false`,
+		`"last_failure":"http_status"`, `"failing":true`, `"keys_age_seconds":`} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("body %s lacks %s", rec.Body, want)
+		}
 	}
 
 	b.ClearFault(oauthtest.EndpointJWKS)
