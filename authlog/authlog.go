@@ -55,6 +55,8 @@ type Logger struct {
 
 	mu      sync.Mutex
 	windows map[key]*window
+
+	keys keySources // key source state (keys.go)
 }
 
 var (

@@ -25,6 +25,7 @@ type Cache struct {
 	now       func() time.Time
 	client    *http.Client
 	issuerURL *url.URL // nil when JWKSURL is configured
+	policy    urlPolicy
 	obs       Observer
 
 	// set is the served key set: nil before the first success and once
@@ -59,6 +60,11 @@ type Cache struct {
 	lastErr     error
 	failures    int
 	nextDue     time.Time
+	// failingSince is when the current run of failed fetches began (the
+	// end of its first attempt); zero while the last attempt succeeded.
+	failingSince time.Time
+	lastFailure  time.Time  // end of the last failed attempt
+	failClass    ErrorClass // class of the last failed attempt
 }
 
 // flight is one fetch; every caller that wants a fetch while it runs
@@ -82,28 +88,27 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	}
 	c := &Cache{cfg: cfg, name: cfg.Name, now: cfg.Now, obs: cfg.Observer,
 		ready: make(chan struct{}), wake: make(chan struct{}, 1)}
+	field, raw := "Issuer", cfg.Issuer
 	if cfg.JWKSURL != "" {
-		u, err := parseFetchURL(cfg.JWKSURL, true)
-		if err != nil {
-			return nil, configErr("JWKSURL: %v", err)
-		}
-		if err := checkScheme(u, cfg.InsecureAllowHTTP); err != nil {
-			return nil, configErr("JWKSURL: %v", err)
-		}
-	} else {
-		u, err := parseFetchURL(cfg.Issuer, false)
-		if err != nil {
-			return nil, configErr("Issuer: %v", err)
-		}
-		if err := checkScheme(u, cfg.InsecureAllowHTTP); err != nil {
-			return nil, configErr("Issuer: %v", err)
-		}
+		field, raw = "JWKSURL", cfg.JWKSURL
+	}
+	u, err := parseFetchURL(raw, cfg.JWKSURL != "")
+	if err != nil {
+		return nil, configErr("%s: %v", field, err)
+	}
+	if c.policy, err = newURLPolicy(u, &cfg); err != nil {
+		return nil, configErr("%v", err)
+	}
+	if err := c.policy.checkScheme(u); err != nil {
+		return nil, configErr("%s: %v", field, err)
+	}
+	if cfg.JWKSURL == "" {
 		c.issuerURL = u
 	}
 	if c.obs == nil {
 		c.obs = ObserverFuncs{}
 	}
-	c.client = safeClient(cfg.HTTPClient, cfg.InsecureAllowHTTP)
+	c.client = safeClient(cfg.HTTPClient, c.policy)
 	c.ctx, c.stop = context.WithCancel(ctx)
 	c.wg.Add(1)
 	go c.loop()
@@ -244,10 +249,12 @@ func (c *Cache) run(f *flight) {
 	keys, skipped, interval, fe := c.fetchKeys()
 	end := c.now()
 
-	ev := FetchEvent{Source: c.name, Cause: f.cause, Duration: end.Sub(start), Skipped: skipped}
+	ev := FetchEvent{Source: c.name, Cause: f.cause, Duration: end.Sub(start), Skipped: skipped, At: end}
 	c.mu.Lock()
 	c.lastFetch = end
+	ev.LastSuccess = c.lastSuccess
 	if fe == nil {
+		ev.FailingSince, c.failingSince = c.failingSince, time.Time{}
 		c.gen++
 		c.last = NewKeySet(c.gen, end, keys)
 		c.staleAt = end.Add(c.cfg.MaxStaleness)
@@ -262,12 +269,19 @@ func (c *Cache) run(f *flight) {
 		ev.Class, ev.Keys = ClassOK, len(keys)
 	} else {
 		c.failures++
+		if c.failures == 1 {
+			c.failingSince = end
+		}
+		c.lastFailure, c.failClass = end, fe.Class
+		ev.FailingSince = c.failingSince
 		c.lastClass, c.lastErr = fe.Class, fe
 		c.nextDue = end.Add(c.backoff(c.failures))
 		ev.Class, ev.Err = fe.Class, fe
 		f.err = fe
 	}
 	ev.Generation, ev.NextRefresh = c.gen, c.nextDue
+	ev.ConsecutiveFailures = c.failures
+	ev.Usable = c.last != nil && end.Before(c.staleAt)
 	c.inflight = nil
 	c.mu.Unlock()
 
@@ -431,7 +445,9 @@ func (c *Cache) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := Stats{Source: c.name, LastSuccess: c.lastSuccess, LastAttempt: c.lastFetch, LastClass: c.lastClass,
-		LastError: c.lastErr, ConsecutiveFailures: c.failures, NextRefresh: c.nextDue}
+		LastError: c.lastErr, ConsecutiveFailures: c.failures, NextRefresh: c.nextDue,
+		HadUsableKeys: c.isReady, FailingSince: c.failingSince, LastFailure: c.lastFailure,
+		LastFailureClass: c.failClass}
 	if cur != nil {
 		st.Usable, st.Keys = true, len(cur.Keys)
 	}

@@ -44,11 +44,24 @@ type Config struct {
 	// fetch (ClassTooLarge). Default 1 MiB.
 	MaxResponseBytes int64
 	// InsecureAllowHTTP allows http:// URLs for non-loopback hosts (the
-	// configured URL, discovered jwks_uri values and redirects). It MUST NOT
-	// be set in production: anyone on the network path could then replace
-	// the issuer's keys and mint accepted tokens. http is always allowed
-	// for loopback hosts (127.0.0.0/8, ::1, localhost).
+	// configured URL, discovered jwks_uri values and redirects) when the
+	// configured URL itself is http. It MUST NOT be set in production:
+	// anyone on the network path could then replace the issuer's keys and
+	// mint accepted tokens. Without it http is allowed only when the
+	// configured URL is http on a loopback host (127.0.0.0/8, ::1,
+	// localhost), and then only to loopback hosts. An https configured URL
+	// is never followed by an http fetch (no downgrade), whether learnt by
+	// discovery or by redirect, with or without this field.
 	InsecureAllowHTTP bool
+	// AllowedJWKSHosts lists further hosts a discovered jwks_uri may name
+	// ("keys.example.com", or "keys.example.com:8443" for a port other
+	// than the scheme's default). By default the jwks_uri must be on the
+	// metadata document's own host and port: a spoofed or compromised
+	// metadata document must not point the fetcher at another service
+	// (https://169.254.169.254/..., an internal host). A refused jwks_uri
+	// is never requested; the fetch fails with ClassForeignHost. Used only
+	// with Issuer (a configured JWKSURL is fetched as given).
+	AllowedJWKSHosts []string
 
 	// MinRefreshInterval is the floor of the background refresh interval
 	// taken from Cache-Control max-age or Expires. Default 5 min; at least

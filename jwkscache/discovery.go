@@ -96,11 +96,89 @@ func isLoopbackHost(host string) bool {
 	return err == nil && ip.Unmap().IsLoopback()
 }
 
-// checkScheme applies the transport policy: https always, http only on
-// loopback hosts or with InsecureAllowHTTP.
-func checkScheme(u *url.URL, insecureAllowHTTP bool) error {
-	if u.Scheme == "https" || insecureAllowHTTP || isLoopbackHost(u.Hostname()) {
+// urlPolicy is the one rule set every URL the cache fetches obeys,
+// however it was learnt: the configured URL, a discovered jwks_uri, a
+// redirect.
+//
+//   - https always; http only when the configured URL itself is http
+//     (allowed there only for a loopback host or with InsecureAllowHTTP),
+//     and then only to a loopback host unless InsecureAllowHTTP: once the
+//     configured URL is https nothing is fetched over http (no downgrade),
+//     whatever InsecureAllowHTTP says;
+//   - a discovered jwks_uri must be on the metadata document's own host
+//     and port, or on a host of Config.AllowedJWKSHosts;
+//   - a redirect stays on its request's origin and never goes from https
+//     to http (safeClient).
+//
+// A refused URL is never requested: the fetch fails with ClassInsecureURL
+// or ClassForeignHost.
+type urlPolicy struct {
+	httpsOnly    bool // the configured URL is https
+	insecureHTTP bool // Config.InsecureAllowHTTP
+	allowedHosts []allowedHost
+}
+
+// allowedHost is an entry of Config.AllowedJWKSHosts: a lower-case host
+// name or IP address and a port ("" for the scheme's default port).
+type allowedHost struct{ host, port string }
+
+// newURLPolicy builds the policy for a cache whose configured URL is u.
+func newURLPolicy(u *url.URL, cfg *Config) (urlPolicy, error) {
+	p := urlPolicy{httpsOnly: u.Scheme == "https", insecureHTTP: cfg.InsecureAllowHTTP}
+	for i, h := range cfg.AllowedJWKSHosts {
+		ah, err := parseAllowedHost(h)
+		if err != nil {
+			return p, fmt.Errorf("AllowedJWKSHosts[%d]: %w", i, err)
+		}
+		p.allowedHosts = append(p.allowedHosts, ah)
+	}
+	return p, nil
+}
+
+// parseAllowedHost parses "host" or "host:port" ("[::1]:8443" for IPv6).
+func parseAllowedHost(raw string) (allowedHost, error) {
+	if raw == "" || len(raw) > 255 || strings.ContainsAny(raw, "/?#@ \t") {
+		return allowedHost{}, errors.New("want a host name or host:port, without scheme or path")
+	}
+	u, err := url.Parse("https://" + raw)
+	if err != nil || u.Host != raw || u.Hostname() == "" {
+		return allowedHost{}, errors.New("want a host name or host:port, without scheme or path")
+	}
+	return allowedHost{host: strings.ToLower(u.Hostname()), port: u.Port()}, nil
+}
+
+// checkScheme applies the scheme rules to u.
+func (p urlPolicy) checkScheme(u *url.URL) error {
+	switch {
+	case u.Scheme == "https":
+		return nil
+	case p.httpsOnly:
+		return fmt.Errorf("jwkscache: %s: http refused: the configured URL uses https (no downgrade)", redactURL(u))
+	case p.insecureHTTP || isLoopbackHost(u.Hostname()):
 		return nil
 	}
-	return fmt.Errorf("jwkscache: %s: http is refused for a non-loopback host (use https, or set InsecureAllowHTTP)", u.Redacted())
+	return fmt.Errorf("jwkscache: %s: http is refused for a non-loopback host (use https, or set InsecureAllowHTTP)", redactURL(u))
+}
+
+// checkJWKSURI applies the host rule to a jwks_uri discovered in the
+// metadata document at meta: the same host and port, or an allowed host.
+func (p urlPolicy) checkJWKSURI(meta, u *url.URL) error {
+	if strings.EqualFold(hostPort(meta), hostPort(u)) {
+		return nil
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	for _, ah := range p.allowedHosts {
+		if ah.host != host {
+			continue
+		}
+		if ah.port == port || ah.port == "" && (port == "" || port == defaultPort(u.Scheme)) {
+			return nil
+		}
+	}
+	return fmt.Errorf("jwkscache: jwks_uri host %s is not the metadata host %s (list it in AllowedJWKSHosts)", truncate(u.Host, 256), meta.Host)
+}
+
+// redactURL returns u's scheme, host and path: no user info, no query.
+func redactURL(u *url.URL) string {
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}).String()
 }

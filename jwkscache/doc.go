@@ -29,12 +29,18 @@
 //   - publishes an immutable KeySet through an atomic pointer with a
 //     Generation that grows with every successful fetch: a refresh replaces
 //     the set, so a key the issuer removed stops verifying;
-//   - fetches only https (http on loopback hosts, or with the loudly named
-//     InsecureAllowHTTP), follows redirects only within the same origin and
-//     never from https to http, caps bodies at MaxResponseBytes (1 MiB) and
-//     each request at FetchTimeout (5 s);
-//   - reports fetches and lookup misses to an Observer with bounded labels,
-//     and its state through Stats.
+//   - applies one URL policy to every URL it fetches, however learnt
+//     (configuration, discovery, redirect): https, never a downgrade from
+//     an https configured URL, http only after an http configured URL on a
+//     loopback host (or with the loudly named InsecureAllowHTTP); a
+//     discovered jwks_uri on the metadata document's own host and port
+//     unless AllowedJWKSHosts lists its host; redirects within the same
+//     origin. A refused URL is never requested. It caps bodies at
+//     MaxResponseBytes (1 MiB) and each request at FetchTimeout (5 s);
+//   - reports fetches and lookup misses to an Observer with bounded labels
+//     (MultiObserver combines several, such as metrics and logs), and its
+//     state through Stats (usable, outage history, HadUsableKeys for
+//     start-up gates; see package readiness).
 //
 // New does not block; Ready waits for the first good key set (readiness
 // probes); Refresh forces a fetch; Close, or cancelling New's context, stops

@@ -54,8 +54,8 @@ const (
 )
 
 // safeClient returns a copy of base whose CheckRedirect enforces the
-// redirect policy before base's own.
-func safeClient(base *http.Client, insecureAllowHTTP bool) *http.Client {
+// redirect part of the URL policy before base's own.
+func safeClient(base *http.Client, policy urlPolicy) *http.Client {
 	var cl http.Client
 	if base != nil {
 		cl = *base
@@ -72,7 +72,7 @@ func safeClient(base *http.Client, insecureAllowHTTP bool) *http.Client {
 		if !sameOrigin(via[0].URL, req.URL) {
 			return fmt.Errorf("%w: to another origin (%s)", errRedirectRefused, req.URL.Redacted())
 		}
-		if err := checkScheme(req.URL, insecureAllowHTTP); err != nil {
+		if err := policy.checkScheme(req.URL); err != nil {
 			return fmt.Errorf("%w: %w", errRedirectRefused, err)
 		}
 		if userCheck != nil {
@@ -91,14 +91,19 @@ func sameOrigin(a, b *url.URL) bool {
 func hostPort(u *url.URL) string {
 	port := u.Port()
 	if port == "" {
-		switch strings.ToLower(u.Scheme) {
-		case "https":
-			port = "443"
-		case "http":
-			port = "80"
-		}
+		port = defaultPort(u.Scheme)
 	}
 	return net.JoinHostPort(u.Hostname(), port)
+}
+
+func defaultPort(scheme string) string {
+	switch strings.ToLower(scheme) {
+	case "https":
+		return "443"
+	case "http":
+		return "80"
+	}
+	return ""
 }
 
 // get performs one bounded GET and returns the body of a 200 answer.
@@ -203,15 +208,11 @@ func (c *Cache) discover() (string, *FetchError) {
 	for i, mu := range []string{openid, rfc8414} {
 		body, _, fe := c.get(mu, acceptMetadata)
 		if fe == nil {
-			u, err := parseDiscovery(body, c.cfg.Issuer)
-			if err != nil {
-				fe = &FetchError{Source: c.name, Class: ClassDiscovery, URL: redact(mu), Err: err}
-			} else if pu, _ := url.Parse(u); checkScheme(pu, c.cfg.InsecureAllowHTTP) != nil {
-				fe = &FetchError{Source: c.name, Class: ClassInsecureURL, URL: redact(mu),
-					Err: fmt.Errorf("%w: %w", ErrDiscovery, checkScheme(pu, c.cfg.InsecureAllowHTTP))}
-			} else {
+			u, class, err := c.discoveredURL(body, mu)
+			if err == nil {
 				return u, nil
 			}
+			fe = &FetchError{Source: c.name, Class: class, URL: redact(mu), Err: err}
 		}
 		if fe.Class == ClassClosed {
 			return "", fe
@@ -224,6 +225,31 @@ func (c *Cache) discover() (string, *FetchError) {
 		return "", errs[1]
 	}
 	return "", errs[0]
+}
+
+// discoveredURL reads the metadata document body fetched from metaURL and
+// returns its jwks_uri once the URL policy accepts it, else the failure
+// class and error. A refused URL is never requested.
+func (c *Cache) discoveredURL(body []byte, metaURL string) (string, ErrorClass, error) {
+	raw, err := parseDiscovery(body, c.cfg.Issuer)
+	if err != nil {
+		return "", ClassDiscovery, err
+	}
+	u, err := url.Parse(raw) // parseDiscovery checked it parses
+	if err != nil {
+		return "", ClassDiscovery, fmt.Errorf("%w: jwks_uri: %w", ErrDiscovery, err)
+	}
+	if err := c.policy.checkScheme(u); err != nil {
+		return "", ClassInsecureURL, fmt.Errorf("%w: %w", ErrDiscovery, err)
+	}
+	meta, err := url.Parse(metaURL)
+	if err != nil {
+		return "", ClassDiscovery, fmt.Errorf("%w: %w", ErrDiscovery, err)
+	}
+	if err := c.policy.checkJWKSURI(meta, u); err != nil {
+		return "", ClassForeignHost, fmt.Errorf("%w: %w", ErrDiscovery, err)
+	}
+	return raw, "", nil
 }
 
 // refreshInterval derives the background refresh interval from the

@@ -82,9 +82,14 @@ const (
 	// ClassDiscovery: the issuer metadata was unusable (issuer mismatch,
 	// no or bad jwks_uri).
 	ClassDiscovery ErrorClass = "discovery"
-	// ClassInsecureURL: a discovered jwks_uri used http for a non-loopback
-	// host without InsecureAllowHTTP.
+	// ClassInsecureURL: a discovered jwks_uri used http where the URL
+	// policy refuses it (an https configured URL, or a non-loopback host
+	// without InsecureAllowHTTP). The URL was not requested.
 	ClassInsecureURL ErrorClass = "insecure_url"
+	// ClassForeignHost: a discovered jwks_uri named a host other than the
+	// metadata document's that Config.AllowedJWKSHosts does not list. The
+	// URL was not requested.
+	ClassForeignHost ErrorClass = "foreign_host"
 	// ClassClosed: the cache was closed (or its context cancelled) during
 	// the fetch.
 	ClassClosed ErrorClass = "closed"
@@ -112,6 +117,24 @@ type FetchEvent struct {
 	Generation uint64
 	// NextRefresh is when the next scheduled fetch is due.
 	NextRefresh time.Time
+	// At is when the attempt ended, by the cache's clock.
+	At time.Time
+	// LastSuccess is when the last successful fetch before this attempt
+	// ended (zero if none): At minus LastSuccess is the age of the keys
+	// served until this attempt.
+	LastSuccess time.Time
+	// FailingSince is when the current run of failed attempts began (the
+	// end of its first attempt). On a success it is the start of the run
+	// this success ended (zero when the previous attempt succeeded too, or
+	// at the first attempt): At minus FailingSince is how long the source
+	// failed.
+	FailingSince time.Time
+	// ConsecutiveFailures counts failed attempts since the last success,
+	// this one included (0 on success).
+	ConsecutiveFailures int
+	// Usable reports whether a usable key set is served after this
+	// attempt (on a failure: the last good set, not yet MaxStaleness old).
+	Usable bool
 }
 
 // UnknownKIDOutcome says what a lookup miss did.
@@ -171,6 +194,18 @@ type Stats struct {
 	Age time.Duration
 	// NextRefresh is when the next scheduled fetch is due.
 	NextRefresh time.Time
+	// HadUsableKeys reports whether a usable key set was fetched since
+	// the cache started (then Ready returns nil). It never turns false
+	// again: a start-up gate for readiness checks.
+	HadUsableKeys bool
+	// FailingSince is when the current run of failed attempts began; zero
+	// when the last attempt succeeded (or none completed).
+	FailingSince time.Time
+	// LastFailure is when the last failed attempt ended (zero if none),
+	// and LastFailureClass its class ("" if none), kept after later
+	// successes.
+	LastFailure      time.Time
+	LastFailureClass ErrorClass
 }
 
 // MultiObserver returns an Observer that passes every event to each of obs

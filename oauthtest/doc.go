@@ -25,7 +25,7 @@
 // Typical use in a test:
 //
 //	func TestAPI(t *testing.T) {
-//		is := oauthtest.NewT(t, oauthtest.WithKeyAlgs("ES256"))
+//		is := oauthtest.NewT(t) // one RS256 key, as the profiles accept by default
 //		is.RegisterClient(oauthtest.Client{ID: "svc", Secret: "s3cret",
 //			Scopes: []string{"read"}, Audiences: []string{"https://api.example.test"}})
 //		tok := is.MintT(t, oauthtest.WithClient("svc"))
@@ -33,6 +33,12 @@
 //		// configure the verifier with is.Issuer() (discovery) or is.JWKSURL()
 //		_, _ = tok, expired
 //	}
+//
+// To test an API protected by a provider profile (package profiles: Entra ID,
+// B2C, Auth0, Okta, Keycloak, Cognito, Hydra, RFC 9068), build the profile as
+// in production and point it at the server with package
+// oauthtest/profiletest: one call wires the keys, and its Mint writes tokens
+// in the provider's shape with the profile's issuer, audience and client.
 //
 // Every method of Server is safe for concurrent use.
 package oauthtest

@@ -17,7 +17,9 @@ import (
 // A client gets a token with golang.org/x/oauth2/clientcredentials, exactly as
 // it would from a real provider.
 func Example() {
-	is, err := oauthtest.New(oauthtest.WithIssuerPath("/tenant-a/v2.0"), oauthtest.WithKeyAlgs("ES256"))
+	// The default key is RS256, the algorithm every profile of package
+	// profiles accepts by default.
+	is, err := oauthtest.New(oauthtest.WithIssuerPath("/tenant-a/v2.0"))
 	if err != nil {
 		panic(err)
 	}
@@ -46,7 +48,7 @@ func Example() {
 	fmt.Println("sub:", claims["sub"], "aud:", claims["aud"], "scope:", claims["scope"])
 	// Output:
 	// token type: Bearer
-	// typ: at+jwt alg: ES256 kid published: true
+	// typ: at+jwt alg: RS256 kid published: true
 	// iss is the issuer: true
 	// sub: billing-daemon aud: https://api.example.test scope: invoices.read
 }

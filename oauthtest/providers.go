@@ -98,11 +98,17 @@ type ProviderToken struct {
 	Claims map[string]any
 }
 
-// ProviderIssuer returns the issuer a provider-shaped token of this server carries by default:
-// Entra v1 {URL}/{tid}/, Entra v2 {URL}/{tid}/v2.0, B2C {URL}/{tid}/v2.0/ (so an Entra or B2C
-// profile is configured with Instance = URL()); for the others Issuer() when the server has an
-// issuer path, else URL() plus the provider's usual path: Auth0 and Hydra "/", Okta
-// "/oauth2/default", Keycloak "/realms/acme", Cognito "/eu-west-1_AbCdEf", RFC 9068 none.
+// ProviderIssuer returns the issuer a provider-shaped token of this server carries when
+// ProviderToken.Issuer is empty: Entra v1 {URL}/{tid}/, Entra v2 {URL}/{tid}/v2.0, B2C
+// {URL}/{tid}/v2.0/; for the others Issuer() when the server has an issuer path, else URL()
+// plus the provider's usual path: Auth0 and Hydra "/", Okta "/oauth2/default", Keycloak
+// "/realms/acme", Cognito "/eu-west-1_AbCdEf", RFC 9068 none.
+//
+// These are issuer strings only: the server publishes its keys at JWKSURL(), not at the key
+// URL a profile of package profiles computes, and an Entra profile needs both Instance and
+// V1Instance to name these issuers. To test an API protected by a profile, build the profile
+// as in production and wire it with package oauthtest/profiletest (profiletest.New): it
+// points the profile's keys at this server and mints tokens with the profile's own issuer.
 func (s *Server) ProviderIssuer(p Provider, tenantID string) string {
 	switch p {
 	case ProviderEntraV1:
