@@ -3,6 +3,7 @@ package binding
 import (
 	"bytes"
 	"crypto/subtle"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
@@ -402,14 +403,25 @@ func (s *CertSource) FromRequest(r *http.Request) ([32]byte, Reason) {
 	if s.fwd == nil {
 		return s.FromTLS(r.TLS)
 	}
-	vs := r.Header[s.fwd.Header]
+	return s.From(r.TLS, r.Header[s.fwd.Header])
+}
+
+// From is FromRequest for transports that are not net/http: cs is the
+// connection's TLS state (nil without TLS) and forwarded the values of the
+// configured Forwarding header (for gRPC, metadata values under the lower
+// case header name). Without Forwarding, forwarded is ignored; with it, cs
+// is.
+func (s *CertSource) From(cs *tls.ConnectionState, forwarded []string) ([32]byte, Reason) {
+	if s.fwd == nil {
+		return s.FromTLS(cs)
+	}
 	switch {
-	case len(vs) == 0 || len(vs) == 1 && vs[0] == "":
+	case len(forwarded) == 0 || len(forwarded) == 1 && forwarded[0] == "":
 		return [32]byte{}, ReasonNoClientCertificate
-	case len(vs) > 1:
+	case len(forwarded) > 1:
 		return [32]byte{}, ReasonForwardedRepeated
 	}
-	v := vs[0]
+	v := forwarded[0]
 	if len(v) > s.fwd.MaxBytes {
 		return [32]byte{}, ReasonForwardedTooLarge
 	}
@@ -421,6 +433,11 @@ func (s *CertSource) FromRequest(r *http.Request) ([32]byte, Reason) {
 		s.headers.put(v, t)
 	}
 	return t, why
+}
+
+// Proof is From as a Proof.
+func (s *CertSource) Proof(cs *tls.ConnectionState, forwarded []string) Proof {
+	return proof(s.From(cs, forwarded))
 }
 
 // ProofFromRequest is FromRequest as a Proof.

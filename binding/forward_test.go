@@ -293,3 +293,31 @@ func TestThumbCacheBounded(t *testing.T) {
 		t.Fatalf("header cache holds %d entries, bound 2", len(h.m))
 	}
 }
+
+// TestFromForTransportsWithoutRequests: From takes the TLS state and the
+// forwarded values directly (gRPC metadata), with the same rules.
+func TestFromForTransportsWithoutRequests(t *testing.T) {
+	cert, _ := testCert(t, "client")
+	cs := &tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert}}
+	v := encClientCert(cert.Raw)
+	off := newSource(t, nil)
+	if th, why := off.From(cs, []string{"garbage"}); why != Accepted || th != Thumbprint(cert.Raw) {
+		t.Fatalf("forwarding off: %q", why)
+	}
+	if _, why := off.From(nil, []string{v}); why != ReasonNotTLS {
+		t.Fatalf("forwarding off, no TLS, forwarded value: %q", why)
+	}
+	on := newSource(t, &Forwarding{Format: FormatClientCert})
+	if th, why := on.From(nil, []string{v}); why != Accepted || th != Thumbprint(cert.Raw) {
+		t.Fatalf("forwarding on: %q", why)
+	}
+	if _, why := on.From(cs, nil); why != ReasonNoClientCertificate {
+		t.Fatalf("forwarding on, TLS state only: %q", why)
+	}
+	if _, why := on.From(nil, []string{v, v}); why != ReasonForwardedRepeated {
+		t.Fatalf("two values: %q", why)
+	}
+	if p := on.Proof(nil, []string{v}); Check(Config{Policy: Required, Methods: Certificate}, CertificateConfirmation(Thumbprint(cert.Raw)), p) != Accepted {
+		t.Fatal("Proof from forwarded value not accepted")
+	}
+}
