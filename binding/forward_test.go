@@ -111,6 +111,9 @@ func TestForwardingOffIgnoresHeaders(t *testing.T) {
 
 func TestParsersRefuse(t *testing.T) {
 	cert, _ := testCert(t, "client")
+	for len(cert.Raw)%3 == 0 { // the "unpadded" case needs base64 padding
+		cert, _ = testCert(t, "client")
+	}
 	other, _ := testCert(t, "other")
 	der := cert.Raw
 	th := Thumbprint(der)
