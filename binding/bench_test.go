@@ -77,6 +77,15 @@ func BenchmarkBoundVsBearer(b *testing.B) {
 			}
 		}
 	})
+	b.Run("binding-check-only", func(b *testing.B) {
+		// The added work alone: the per-certificate cache and the decision.
+		b.ReportAllocs()
+		for b.Loop() {
+			if why := binding.Check(e.cfg, cnf, e.src.ProofFromTLS(cs)); why != binding.Accepted {
+				b.Fatal(why)
+			}
+		}
+	})
 	b.Run("bound-parse-cnf", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
