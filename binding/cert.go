@@ -132,7 +132,7 @@ func (s *CertSource) FromTLS(cs *tls.ConnectionState) ([32]byte, Reason) {
 	if cs == nil {
 		return [32]byte{}, ReasonNotTLS
 	}
-	if len(cs.PeerCertificates) == 0 || cs.PeerCertificates[0] == nil {
+	if len(cs.PeerCertificates) == 0 || cs.PeerCertificates[0] == nil || len(cs.PeerCertificates[0].Raw) == 0 {
 		return [32]byte{}, ReasonNoClientCertificate
 	}
 	return s.certs.thumbprint(cs.PeerCertificates[0]), Accepted

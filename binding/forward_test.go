@@ -104,6 +104,11 @@ func TestForwardingOffIgnoresHeaders(t *testing.T) {
 	if _, why := src.FromRequest(r); why != ReasonNoClientCertificate {
 		t.Fatalf("TLS without a client certificate: %q", why)
 	}
+	for _, cs := range []*tls.ConnectionState{{PeerCertificates: []*x509.Certificate{nil}}, {PeerCertificates: []*x509.Certificate{{}}}} {
+		if _, why := src.FromTLS(cs); why != ReasonNoClientCertificate {
+			t.Fatalf("nil or empty certificate: %q", why)
+		}
+	}
 	if src.Forwarding() != nil {
 		t.Fatal("Forwarding() non-nil when off")
 	}
