@@ -196,24 +196,24 @@ func (s *Server) RegisterCertClient(c Client, auth CertAuth) error {
 // certAuthenticate authenticates a client registered with
 // RegisterCertClient (RFC 8705 section 2): isCert is false when id names
 // no such client (the secret methods then apply). On success it returns the
-// client and the SHA-256 thumbprint of its certificate, for the cnf claim.
-func (s *Server) certAuthenticate(r *http.Request, form url.Values, id string, basic bool) (c Client, thumb [32]byte, isCert bool, terr *tokenError) {
+// SHA-256 thumbprint of the client's certificate, for the cnf claim.
+func (s *Server) certAuthenticate(r *http.Request, form url.Values, id string, basic bool) (thumb [32]byte, isCert bool, terr *tokenError) {
 	if s.mtls == nil || id == "" {
-		return c, thumb, false, nil
+		return thumb, false, nil
 	}
 	s.mu.RLock()
 	auth, ok := s.mtls.clients[id]
 	s.mu.RUnlock()
 	if !ok {
-		return c, thumb, false, nil
+		return thumb, false, nil
 	}
 	// Section 2: the client_id parameter identifies the client; no other
 	// credentials may be sent.
 	if basic || form.Has("client_secret") || form.Has("client_assertion") || form.Get("client_id") != id {
-		return c, thumb, true, errInvalidRequest("certificate clients authenticate with their certificate only")
+		return thumb, true, errInvalidRequest("certificate clients authenticate with their certificate only")
 	}
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
-		return c, thumb, true, errInvalidClient
+		return thumb, true, errInvalidClient
 	}
 	leaf := r.TLS.PeerCertificates[0]
 	switch auth.Method {
@@ -225,7 +225,7 @@ func (s *Server) certAuthenticate(r *http.Request, form url.Values, id string, b
 		_, err := leaf.Verify(x509.VerifyOptions{Roots: s.mtls.caPool, Intermediates: inter,
 			CurrentTime: s.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 		if err != nil || leaf.Subject.String() != auth.SubjectDN {
-			return c, thumb, true, errInvalidClient
+			return thumb, true, errInvalidClient
 		}
 	case AuthSelfSignedTLSClient:
 		found := false
@@ -235,14 +235,10 @@ func (s *Server) certAuthenticate(r *http.Request, form url.Values, id string, b
 			}
 		}
 		if !found {
-			return c, thumb, true, errInvalidClient
+			return thumb, true, errInvalidClient
 		}
 	}
-	c, ok = s.client(id)
-	if !ok {
-		return c, thumb, true, errInvalidClient
-	}
-	return c, sha256.Sum256(leaf.Raw), true, nil
+	return sha256.Sum256(leaf.Raw), true, nil
 }
 
 // cnfClaim is the RFC 8705 section 3.1 confirmation of a certificate.

@@ -80,19 +80,16 @@ func (s *Server) token(r *http.Request) (response, *tokenError) {
 		return response{}, terr
 	}
 	// RFC 8705 section 2: certificate clients (mtls.go).
-	c, thumb, certAuth, terr := s.certAuthenticate(r, form, id, basic)
+	thumb, certAuth, terr := s.certAuthenticate(r, form, id, basic)
 	if terr != nil {
 		return response{}, terr
 	}
-	if !certAuth {
-		if !basic && form.Get("client_secret") == "" && id == "" {
-			return response{}, errInvalidClient
-		}
-		var known bool
-		c, known = s.client(id)
-		if !known || c.Secret == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(c.Secret)) != 1 {
-			return response{}, errInvalidClient
-		}
+	if !basic && form.Get("client_secret") == "" && id == "" {
+		return response{}, errInvalidClient
+	}
+	c, known := s.client(id)
+	if !known || !certAuth && (c.Secret == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(c.Secret)) != 1) {
+		return response{}, errInvalidClient
 	}
 
 	switch gt := form.Get("grant_type"); gt {
