@@ -43,8 +43,30 @@
 // &info.State to CertSource.FromTLS. Connect interceptors cannot see TLS
 // state: run the binding check in the HTTP middleware in front of them.
 //
-// Behind a TLS-terminating proxy, Forwarding reads one configured header
-// instead. The proxy MUST strip client-supplied copies of that header, and
-// the API MUST be reachable only through it; without Forwarding every such
-// header is ignored, never trusted.
+// # Behind a TLS-terminating proxy
+//
+// Forwarding reads one configured header instead of the connection. The
+// proxy MUST strip client-supplied copies of that header, and the API MUST
+// be reachable only through it; without Forwarding every such header is
+// ignored, never trusted. The proxy terminates TLS, so it also asks for the
+// client certificate (optional verification is enough, as above). Proxy
+// settings that fit each format:
+//
+//   - FormatClientCert: a proxy implementing RFC 9440 ("Client-Cert").
+//   - FormatXFCC: Envoy with forward_client_cert_details: SANITIZE_SET
+//     (replaces any client-sent header) and set_current_client_cert_details
+//     as you like (Hash is always sent; a Cert must match it).
+//   - FormatEscapedPEM: nginx,
+//     proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;
+//     (proxy_set_header replaces a client-sent copy; an empty value, no
+//     certificate, sends no header).
+//   - FormatBase64DER: Traefik's passTLSClientCert with pem: true
+//     (X-Forwarded-Tls-Client-Cert), Caddy's
+//     header_up X-Client-Cert {http.request.tls.client.certificate_der_base64}
+//     (Caddy's certificate_pem placeholder holds raw line breaks, which are
+//     not a valid header value), HAProxy's %[ssl_c_der,base64].
+//
+// Check for your proxy version that a client-sent copy of the header is
+// removed: a test request carrying the header through the proxy must
+// arrive without it, or with the proxy's own value.
 package binding
