@@ -59,6 +59,9 @@ func (p Proof) missingCert() Reason {
 // Confirmation for an unbound token) may be used on a request that proved
 // p, under cfg. It returns Accepted or the refusal reason:
 //
+//   - a verified DPoP proof (which only the DPoP scheme carries) with a
+//     token that is not DPoP-bound is refused (ReasonDPoPNotBound): a
+//     bearer or certificate-bound token gains nothing from it;
 //   - an unbound token is a bearer token: accepted under Off and Optional,
 //     refused under Required (ReasonBindingRequired);
 //   - a bound token is refused under Off (ReasonBindingOff); under
@@ -75,6 +78,9 @@ func (p Proof) missingCert() Reason {
 // An invalid cfg (see Config.Validate) refuses every bound token with
 // ReasonMethodNotAllowed. Check does not allocate.
 func Check(cfg Config, cnf Confirmation, p Proof) Reason {
+	if p.jktOK && cnf.methods&DPoP == 0 {
+		return ReasonDPoPNotBound
+	}
 	if !cnf.Bound() {
 		if cfg.Policy == Off || cfg.Policy == Optional {
 			return Accepted

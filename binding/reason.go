@@ -50,6 +50,10 @@ const (
 	// ReasonJKTMismatch: the DPoP proof's key is not the one the token is
 	// bound to.
 	ReasonJKTMismatch Reason = "jkt_mismatch"
+	// ReasonDPoPNotBound: a verified DPoP proof (the DPoP scheme) with a
+	// token that is not DPoP-bound: nothing ties the token to the proof's
+	// key (RFC 9449 section 7.1).
+	ReasonDPoPNotBound Reason = "dpop_token_not_bound"
 )
 
 // Reasons lists every refusal reason (not Accepted), for pre-creating
@@ -58,7 +62,7 @@ func Reasons() []Reason {
 	return []Reason{ReasonBindingOff, ReasonBindingRequired, ReasonMethodNotAllowed,
 		ReasonMalformedConfirmation, ReasonNotTLS, ReasonNoClientCertificate,
 		ReasonThumbprintMismatch, ReasonForwardedRepeated, ReasonForwardedTooLarge,
-		ReasonForwardedMalformed, ReasonNoDPoPProof, ReasonJKTMismatch}
+		ReasonForwardedMalformed, ReasonNoDPoPProof, ReasonJKTMismatch, ReasonDPoPNotBound}
 }
 
 // Error is a refusal of this package. Its message is the reason and a
