@@ -47,7 +47,7 @@ func ParsePolicy(s string) (Policy, error) {
 	case "required":
 		return Required, nil
 	}
-	return Off, fmt.Errorf("binding: unknown policy %q (want off, optional or required)", truncate(s))
+	return Off, fmt.Errorf("%w: unknown policy %q (want off, optional or required)", ErrConfig, truncate(s))
 }
 
 // Methods is a set of confirmation methods.
