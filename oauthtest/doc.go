@@ -10,7 +10,12 @@
 //   - a token endpoint (TokenURL()) implementing the client credentials grant
 //     of RFC 6749 section 4.4 with client_secret_basic and
 //     client_secret_post, the scope, audience and resource (RFC 8707)
-//     parameters, and RFC 6749 section 5.2 errors.
+//     parameters, and RFC 6749 section 5.2 errors;
+//   - with WithMTLS, a second, mutual TLS listener (RFC 8705) whose token
+//     endpoint authenticates clients by certificate (tls_client_auth,
+//     self_signed_tls_client_auth) and issues certificate-bound tokens;
+//     NewClientCert, ClientCert.HTTPClient and NewMTLSServer make the
+//     caller's and the API's side (see mtls.go).
 //
 // Tokens are RFC 9068 JWT access tokens ("typ": "at+jwt") signed with RS256,
 // RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 or EdDSA keys, using

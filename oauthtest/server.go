@@ -80,6 +80,7 @@ type Server struct {
 	discoveryExtra map[string]any
 	serveOpenID    bool
 	serveRFC8414   bool
+	mtls           *mtlsState // WithMTLS (mtls.go)
 }
 
 type config struct {
@@ -89,6 +90,7 @@ type config struct {
 	now          func() time.Time
 	lifetime     time.Duration
 	cacheControl string
+	mtls         bool
 }
 
 // Option configures New.
@@ -194,6 +196,12 @@ func New(opts ...Option) (*Server, error) {
 	}
 	s.signer = s.order[0]
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	if c.mtls {
+		if err := s.startMTLS(); err != nil {
+			s.srv.Close()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -216,6 +224,7 @@ func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		close(s.closed)
 		s.srv.Close()
+		s.closeMTLS()
 	})
 }
 
@@ -432,6 +441,7 @@ func (s *Server) discoveryDocument() []byte {
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
 		"id_token_signing_alg_values_supported": algs,
 	}
+	s.mtlsMetadata(doc)
 	for name, v := range s.discoveryExtra {
 		if v == nil {
 			delete(doc, name)

@@ -79,11 +79,16 @@ func (s *Server) token(r *http.Request) (response, *tokenError) {
 	if terr != nil {
 		return response{}, terr
 	}
+	// RFC 8705 section 2: certificate clients (mtls.go).
+	thumb, certAuth, terr := s.certAuthenticate(r, form, id, basic)
+	if terr != nil {
+		return response{}, terr
+	}
 	if !basic && form.Get("client_secret") == "" && id == "" {
 		return response{}, errInvalidClient
 	}
 	c, known := s.client(id)
-	if !known || c.Secret == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(c.Secret)) != 1 {
+	if !known || !certAuth && (c.Secret == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(c.Secret)) != 1) {
 		return response{}, errInvalidClient
 	}
 
@@ -145,6 +150,9 @@ func (s *Server) token(r *http.Request) (response, *tokenError) {
 	claims, err := s.claims(c, aud, scopes, lifetime)
 	if err != nil {
 		return response{}, &tokenError{http.StatusInternalServerError, "server_error", "cannot mint"}
+	}
+	if certAuth {
+		claims["cnf"] = cnfClaim(thumb)
 	}
 	at, err := s.Mint(WithRawClaims(mustMarshal(claims)))
 	if err != nil {

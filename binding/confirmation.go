@@ -1,0 +1,206 @@
+package binding
+
+import (
+	"crypto/subtle"
+	"encoding/base64"
+)
+
+// MaxConfirmationBytes bounds the cnf claim ParseConfirmation reads: both
+// members with their names, quotes and generous whitespace fit in far less.
+const MaxConfirmationBytes = 1024
+
+// Confirmation is a token's parsed "cnf" claim (RFC 7800 section 3.1): the
+// thumbprints the token is bound to. The zero value is an unbound token.
+// It is a small value type, comparable, safe to copy and share.
+type Confirmation struct {
+	x5t     [32]byte
+	jkt     [32]byte
+	methods Methods
+}
+
+// Methods returns the confirmation methods the token is bound with (empty
+// for an unbound token).
+func (c Confirmation) Methods() Methods { return c.methods }
+
+// Bound reports whether the token is bound to anything.
+func (c Confirmation) Bound() bool { return c.methods != 0 }
+
+// X5tS256 returns the SHA-256 thumbprint of the certificate the token is
+// bound to (cnf "x5t#S256", RFC 8705 section 3.1), if any.
+func (c Confirmation) X5tS256() ([32]byte, bool) { return c.x5t, c.methods&Certificate != 0 }
+
+// JKT returns the RFC 7638 SHA-256 thumbprint of the DPoP key the token is
+// bound to (cnf "jkt", RFC 9449 section 6.1), if any.
+func (c Confirmation) JKT() ([32]byte, bool) { return c.jkt, c.methods&DPoP != 0 }
+
+// CertificateConfirmation returns the confirmation of a token bound to the
+// certificate with this SHA-256 thumbprint (for tests and token issuers).
+func CertificateConfirmation(x5tS256 [32]byte) Confirmation {
+	return Confirmation{x5t: x5tS256, methods: Certificate}
+}
+
+// DPoPConfirmation returns the confirmation of a token bound to the DPoP key
+// with this RFC 7638 thumbprint.
+func DPoPConfirmation(jkt [32]byte) Confirmation {
+	return Confirmation{jkt: jkt, methods: DPoP}
+}
+
+// Equal reports whether two confirmations name the same methods and
+// thumbprints, in constant time for equal method sets.
+func (c Confirmation) Equal(o Confirmation) bool {
+	return c.methods == o.methods &&
+		subtle.ConstantTimeCompare(c.x5t[:], o.x5t[:])&subtle.ConstantTimeCompare(c.jkt[:], o.jkt[:]) == 1
+}
+
+// ParseConfirmation reads a cnf claim value strictly: a JSON object whose
+// members are "x5t#S256" and/or "jkt", each a string of exactly 43
+// canonical base64url characters (32 bytes, no padding), each at most once.
+// Anything else refuses: an empty object, an unknown member (a "jwk", "kid"
+// or "jku" confirmation m2mauth cannot check), a duplicate, another JSON
+// type, a JSON escape in a name or value (no issuer writes one), bytes after
+// the object, more than MaxConfirmationBytes. The error is an *Error with
+// ReasonMalformedConfirmation and a fixed detail.
+func ParseConfirmation(raw []byte) (Confirmation, error) {
+	c, err := parseConfirmation(raw)
+	if err != nil {
+		return Confirmation{}, err
+	}
+	return c, nil
+}
+
+func parseConfirmation(raw []byte) (Confirmation, error) {
+	var c Confirmation
+	if len(raw) > MaxConfirmationBytes {
+		return c, malformed("cnf too large")
+	}
+	p := parser{b: raw}
+	p.ws()
+	if !p.eat('{') {
+		return c, malformed("cnf is not an object")
+	}
+	p.ws()
+	if p.eat('}') {
+		return c, malformed("cnf is empty")
+	}
+	for {
+		name, ok := p.str()
+		if !ok {
+			return c, malformed("cnf member name is not a plain string")
+		}
+		var m Methods
+		var dst *[32]byte
+		switch name {
+		case "x5t#S256":
+			m, dst = Certificate, &c.x5t
+		case "jkt":
+			m, dst = DPoP, &c.jkt
+		default:
+			return c, malformed("cnf has an unknown member")
+		}
+		if c.methods&m != 0 {
+			return c, malformed("cnf has a duplicate member")
+		}
+		p.ws()
+		if !p.eat(':') {
+			return c, malformed("cnf is not an object")
+		}
+		p.ws()
+		val, ok := p.str()
+		if !ok {
+			return c, malformed("cnf member value is not a plain string")
+		}
+		if !decodeThumbprint(val, dst) {
+			return c, malformed("cnf thumbprint is not 32 bytes of canonical base64url")
+		}
+		c.methods |= m
+		p.ws()
+		if p.eat(',') {
+			p.ws()
+			continue
+		}
+		if p.eat('}') {
+			break
+		}
+		return c, malformed("cnf is not an object")
+	}
+	p.ws()
+	if p.i != len(p.b) {
+		return Confirmation{}, malformed("bytes after the cnf object")
+	}
+	return c, nil
+}
+
+func malformed(detail string) error {
+	return &Error{Reason: ReasonMalformedConfirmation, Detail: detail}
+}
+
+// parser is a minimal strict JSON reader for the cnf object.
+type parser struct {
+	b []byte
+	i int
+}
+
+func (p *parser) ws() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *parser) eat(c byte) bool {
+	if p.i < len(p.b) && p.b[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+// str reads a string without escapes whose bytes are printable ASCII; the
+// names and values of interest are all of that form.
+func (p *parser) str() (string, bool) {
+	if !p.eat('"') {
+		return "", false
+	}
+	start := p.i
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			s := string(p.b[start:p.i])
+			p.i++
+			return s, true
+		case c == '\\' || c < 0x20 || c > 0x7e:
+			return "", false
+		}
+		p.i++
+	}
+	return "", false
+}
+
+// thumbprintLen is the base64url length of 32 bytes without padding.
+const thumbprintLen = 43
+
+// decodeThumbprint decodes exactly 43 characters of the base64url alphabet
+// whose last character carries no stray bits (canonical) into dst.
+func decodeThumbprint(s string, dst *[32]byte) bool {
+	if len(s) != thumbprintLen {
+		return false
+	}
+	// Check the alphabet first: Go's decoders skip CR and LF.
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	n, err := base64.RawURLEncoding.Strict().Decode(dst[:], []byte(s))
+	return err == nil && n == len(dst)
+}
+
+// EncodeThumbprint returns the canonical base64url form of a thumbprint, as
+// it appears in cnf.
+func EncodeThumbprint(t [32]byte) string { return base64.RawURLEncoding.EncodeToString(t[:]) }
