@@ -1,3 +1,5 @@
+//lint:file-ignore SA4006 the README snippets leave out error checks between lines, as READMEs do
+
 package readme
 
 import (
