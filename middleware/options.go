@@ -211,9 +211,11 @@ func WithLogger(l *slog.Logger) Option {
 // comes from mux's configuration, never from the request. Without it,
 // those decisions name the route jwtverify.RouteUnknown (Request.Pattern is
 // only set once a ServeMux routed the request). mux must be the ServeMux
-// Handler wraps. Each decision reported to an observer then costs one more
-// route lookup; decisions made by Require wrappers need no option (the
-// ServeMux set Request.Pattern before calling them).
+// Handler wraps. Each decision Handler reports to an observer then costs
+// one more route lookup (BenchmarkObservedRoute: about 0.9 µs and one
+// allocation for a wildcard pattern on a 2-core machine); decisions made by
+// Require wrappers need no option (the ServeMux set Request.Pattern before
+// calling them).
 //
 //	mw, err := middleware.New(v, middleware.WithObserver(lg), middleware.WithServeMux(mux))
 //	http.ListenAndServe(addr, mw.Handler(mux))
