@@ -46,10 +46,13 @@
 // route) per Options.Interval is written (Options.Burst records when
 // larger); the rest of that window are counted, and when the window closes
 // one more record, "m2mauth: refusals suppressed", gives the key and the
-// count. Windows close lazily (on the next event, at most
-// Options.Interval late, through a timer the Logger owns) and all at once
-// on Close. Memory is bounded by Options.MaxKeys windows; when full, the
-// oldest window closes early. Each event costs O(1) amortised.
+// count. A window closes on the first event after it ended or, while a
+// count waits, through a timer the Logger owns (a time.AfterFunc: no
+// goroutine exists between its runs) within an eighth of Options.Interval
+// after it ended; Close closes every window at once and stops the timer.
+// Memory is bounded by Options.MaxKeys windows; when full, the oldest
+// window closes early. Each event costs O(1) amortised: windows are kept
+// in the order they opened, so closing and evicting never scan them.
 package authlog
 
 import (
