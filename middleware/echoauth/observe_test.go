@@ -137,6 +137,7 @@ func TestDecisionRoute(t *testing.T) {
 		{"group_catch_all", false, "/api/SECRET", "", []ev{{"unauthenticated", "/api/*"}}},
 		{"pre", true, "/api/orders/SECRET", "", []ev{{"unauthenticated", "unknown"}}},
 		{"pre_no_route", true, "/SECRET", "", []ev{{"unauthenticated", "unknown"}}},
+		{"use_no_route", false, "/SECRET/x?q=SECRET", "", []ev{{"unauthenticated", "unknown"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &authtest.Recorder{}
@@ -146,10 +147,14 @@ func TestDecisionRoute(t *testing.T) {
 			}
 			e := newEcho()
 			var api *echo.Group
-			if tc.pre {
+			switch {
+			case tc.pre:
 				e.Pre(auth.Authenticate)
 				api = e.Group("/api")
-			} else {
+			case strings.HasPrefix(tc.name, "use_"):
+				e.Use(auth.Authenticate)
+				api = e.Group("/api")
+			default:
 				api = e.Group("/api", auth.Authenticate)
 			}
 			api.GET("/orders/:id", noContent, auth.Require(jwtverify.RequireAll("orders.read")))
