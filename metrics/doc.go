@@ -11,18 +11,22 @@
 //	mw, err := middleware.New(v, middleware.WithObserver(m))
 //
 // A *Metrics is at once a jwtverify.Observer, a jwtverify.DecisionObserver
-// and a jwkscache.Observer; combine it with a log observer through
-// jwtverify.MultiObserver.
+// and a jwkscache.Observer. Logs are another observer of the adapters'
+// decisions (authlog.Logger, given with WithObserver next to the metrics);
+// observers add up on every adapter.
 //
 // Labels are bounded: reasons, results, causes and outcomes come from fixed
 // sets, issuer and source names from configuration. A raw token, a kid taken
 // from a token or any unverified claim never becomes a label value. The
 // verified client ID is an opt-in label (Options.ClientIDLabel) capped at
-// Options.MaxClientIDs distinct values.
+// Options.MaxClientIDs distinct values; the sub-reason of the refusing
+// issuer rule is an opt-in label (Options.RuleLabel) whose codes come from
+// configuration. A token refused before an issuer was chosen is counted
+// under issuer="none" (jwtverify.NoIssuer), the spelling of the logs.
 //
 // Metrics (with the default "m2mauth" namespace):
 //
-//	m2mauth_token_validations_total{issuer,result,reason}
+//	m2mauth_token_validations_total{issuer,result,reason[,rule]}  (rule: opt-in)
 //	m2mauth_token_validation_duration_seconds{cache="hit"|"miss"}
 //	m2mauth_token_validations_by_client_total{issuer,client_id}   (opt-in)
 //	m2mauth_authorization_decisions_total{transport,result}

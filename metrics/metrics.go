@@ -12,7 +12,7 @@ import (
 // Label values used when no better value is known. They are fixed strings,
 // never taken from a request.
 const (
-	labelNone  = "none"  // no reason (success) or no issuer chosen yet
+	labelNone  = "none"  // no reason (success), no rule; jwtverify.NoIssuer for no issuer
 	labelOther = "other" // client IDs over the cap
 )
 
@@ -35,6 +35,15 @@ type Options struct {
 	// DurationBuckets overrides the validation duration buckets (seconds).
 	// The default spans 100 ns to 10 ms.
 	DurationBuckets []float64
+	// RuleLabel adds a "rule" label to m2mauth_token_validations_total:
+	// the sub-reason code of the issuer rule that refused the token
+	// (jwtverify.VerifyEvent.Rule), "none" for a success or a refusal by a
+	// generic check. Off by default. Bounded: codes are declared in the
+	// configuration (profiles' built-in rules, IssuerConfig.Rules and
+	// ValidateCodes) and a rule that declared none is
+	// jwtverify.RuleCustom; a value that is not a valid code is counted as
+	// "custom" too.
+	RuleLabel bool
 }
 
 // DefaultDurationBuckets spans a cache hit (well under a microsecond) to a
@@ -60,6 +69,7 @@ type Metrics struct {
 	clientSeen       map[string]struct{}
 	issuers          atomic.Pointer[map[string]*issuerCounters]
 	decisionChildren atomic.Pointer[map[decisionKey]prometheus.Counter]
+	ruleLabel        bool
 	childMu          sync.Mutex
 
 	jwks *jwksMetrics
@@ -92,10 +102,15 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	}
 	ns, cl := opts.Namespace, opts.ConstLabels
 	m := &Metrics{opts: opts, reg: reg, clientSeen: map[string]struct{}{}}
+	vlabels, vhelp := []string{"issuer", "result", "reason"}, ""
+	if opts.RuleLabel {
+		m.ruleLabel = true
+		vlabels, vhelp = append(vlabels, "rule"), " and the sub-reason of the refusing issuer rule (none when no rule refused)"
+	}
 	m.validations = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: ns, Name: "token_validations_total", ConstLabels: cl,
-		Help: "Token validations by configured issuer name, result (valid, invalid) and reason (none on success).",
-	}, []string{"issuer", "result", "reason"})
+		Help: "Token validations by configured issuer name, result (valid, invalid) and reason (none on success)" + vhelp + ".",
+	}, vlabels)
 	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: ns, Name: "token_validation_duration_seconds", ConstLabels: cl,
 		Help:    "Time spent in Verify, split by verified-token cache hit or miss.",
@@ -131,14 +146,14 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 
 // ObserveVerify implements jwtverify.Observer.
 func (m *Metrics) ObserveVerify(ev jwtverify.VerifyEvent) {
-	m.validationCounter(ev.Issuer, ev.Reason).Inc()
+	m.validationCounter(ev.Issuer, ev.Reason, ev.Rule).Inc()
 	if ev.CacheHit {
 		m.durHit.Observe(ev.Duration.Seconds())
 	} else {
 		m.durMiss.Observe(ev.Duration.Seconds())
 	}
 	if m.byClient != nil && ev.Reason == "" && ev.ClientID != "" {
-		m.byClient.WithLabelValues(labelValue(ev.Issuer), m.clientLabel(ev.ClientID)).Inc()
+		m.byClient.WithLabelValues(issuerLabel(ev.Issuer), m.clientLabel(ev.ClientID)).Inc()
 	}
 }
 
@@ -146,19 +161,29 @@ func (m *Metrics) ObserveVerify(ev jwtverify.VerifyEvent) {
 // the success counter directly (the hot path) and the rejections by reason.
 type issuerCounters struct {
 	valid   prometheus.Counter
-	reasons map[jwtverify.Reason]prometheus.Counter // copy-on-write
+	reasons map[reasonKey]prometheus.Counter // copy-on-write
 }
 
-// validationCounter returns the child for (issuer, reason) through
+// reasonKey is a rejection's reason and, with Options.RuleLabel, its rule.
+type reasonKey struct {
+	reason jwtverify.Reason
+	rule   string
+}
+
+// validationCounter returns the child for (issuer, reason, rule) through
 // copy-on-write maps, so the hot path does one lookup of a short string,
-// no label hashing and no lock. Both inputs come from configuration or the
-// fixed reason set.
-func (m *Metrics) validationCounter(issuer string, reason jwtverify.Reason) prometheus.Counter {
+// no label hashing and no lock. Every input comes from configuration or a
+// fixed set.
+func (m *Metrics) validationCounter(issuer string, reason jwtverify.Reason, rule string) prometheus.Counter {
+	rk := reasonKey{reason: reason}
+	if m.ruleLabel && reason != "" {
+		rk.rule = ruleLabel(rule)
+	}
 	if ic, ok := (*m.issuers.Load())[issuer]; ok {
 		if reason == "" {
 			return ic.valid
 		}
-		if c, ok := ic.reasons[reason]; ok {
+		if c, ok := ic.reasons[rk]; ok {
 			return c
 		}
 	}
@@ -168,8 +193,8 @@ func (m *Metrics) validationCounter(issuer string, reason jwtverify.Reason) prom
 	ic, ok := old[issuer]
 	if !ok {
 		ic = &issuerCounters{
-			valid:   m.validations.WithLabelValues(labelValue(issuer), "valid", labelNone),
-			reasons: map[jwtverify.Reason]prometheus.Counter{},
+			valid:   m.validations.WithLabelValues(m.validationLabels(issuer, "valid", labelNone, labelNone)...),
+			reasons: map[reasonKey]prometheus.Counter{},
 		}
 	}
 	if reason == "" {
@@ -178,17 +203,55 @@ func (m *Metrics) validationCounter(issuer string, reason jwtverify.Reason) prom
 		}
 		return ic.valid
 	}
-	if c, ok := ic.reasons[reason]; ok {
+	if c, ok := ic.reasons[rk]; ok {
 		return c
 	}
-	c := m.validations.WithLabelValues(labelValue(issuer), "invalid", string(reason))
-	reasons := make(map[jwtverify.Reason]prometheus.Counter, len(ic.reasons)+1)
+	c := m.validations.WithLabelValues(m.validationLabels(issuer, "invalid", string(reason), rk.rule)...)
+	reasons := make(map[reasonKey]prometheus.Counter, len(ic.reasons)+1)
 	for k, v := range ic.reasons {
 		reasons[k] = v
 	}
-	reasons[reason] = c
+	reasons[rk] = c
 	m.storeIssuer(old, issuer, &issuerCounters{valid: ic.valid, reasons: reasons})
 	return c
+}
+
+func (m *Metrics) validationLabels(issuer, result, reason, rule string) []string {
+	if m.ruleLabel {
+		return []string{issuerLabel(issuer), result, reason, rule}
+	}
+	return []string{issuerLabel(issuer), result, reason}
+}
+
+// issuerLabel spells "no issuer chosen" as logs do (jwtverify.NoIssuer).
+func issuerLabel(s string) string {
+	if s == "" {
+		return jwtverify.NoIssuer
+	}
+	return s
+}
+
+// maxRuleLen is the longest rule code (jwtverify.Rule.Code).
+const maxRuleLen = 32
+
+// ruleLabel returns the label of a rule code: "none" when no rule
+// refused, the code when it has the syntax of one ([a-z0-9_], at most 32
+// bytes), else jwtverify.RuleCustom, so a broken rule cannot put
+// arbitrary text in a label.
+func ruleLabel(rule string) string {
+	if rule == "" {
+		return labelNone
+	}
+	if len(rule) > maxRuleLen {
+		return jwtverify.RuleCustom
+	}
+	for i := 0; i < len(rule); i++ {
+		c := rule[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
+			return jwtverify.RuleCustom
+		}
+	}
+	return rule
 }
 
 // storeIssuer publishes a copy of old with issuer set to ic. Called with

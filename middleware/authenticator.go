@@ -90,15 +90,31 @@ func (a *Authenticator) Transport() string { return a.transport }
 
 // Authenticate decides whether r proceeds: skipped (exempt path, skipper,
 // CORS preflight, the metadata document) with no Principal, allowed with the
-// verified Principal, or refused with the answer to send.
+// verified Principal, or refused with the answer to send. Its decision
+// events name the route r.Pattern (set by a ServeMux, or chi, that routed
+// r), else the pattern the ServeMux given by WithServeMux would pick, else
+// jwtverify.RouteUnknown.
 func (a *Authenticator) Authenticate(r *http.Request) Outcome {
+	return a.authenticateAt(r, "")
+}
+
+// AuthenticateRoute is Authenticate for an adapter that knows the route r
+// matched, such as Echo's c.Path(). route is reported as
+// jwtverify.DecisionEvent.Route: it must come from the router's
+// configuration (a registered pattern), never from the request; "" means
+// jwtverify.RouteUnknown.
+func (a *Authenticator) AuthenticateRoute(r *http.Request, route string) Outcome {
+	return a.authenticateAt(r, orUnknown(route))
+}
+
+func (a *Authenticator) authenticateAt(r *http.Request, route string) Outcome {
 	if a.skip(r) {
 		o := Outcome{Result: jwtverify.DecisionSkipped}
-		a.observe(&o)
+		a.observe(&o, r, route)
 		return o
 	}
 	o := a.authenticate(r)
-	a.observe(&o)
+	a.observe(&o, r, route)
 	return o
 }
 
@@ -107,8 +123,21 @@ func (a *Authenticator) Authenticate(r *http.Request) Outcome {
 // none, authenticates r itself (ignoring exempt paths and the skipper: a
 // route with a requirement always demands a token; only CORS preflights
 // pass when allowed). A verified caller lacking a permission gets 403
-// insufficient_scope with scope="<every permission req names>".
+// insufficient_scope with scope="<every permission req names>". Its
+// decision events name the route r.Pattern (the pattern under which the
+// ServeMux, or chi, routed r to the Require wrapper), else
+// jwtverify.RouteUnknown.
 func (a *Authenticator) Authorize(r *http.Request, req jwtverify.Requirement) Outcome {
+	return a.authorizeAt(r, req, orUnknown(r.Pattern))
+}
+
+// AuthorizeRoute is Authorize for an adapter that knows the route r
+// matched (see AuthenticateRoute; "" means jwtverify.RouteUnknown).
+func (a *Authenticator) AuthorizeRoute(r *http.Request, req jwtverify.Requirement, route string) Outcome {
+	return a.authorizeAt(r, req, orUnknown(route))
+}
+
+func (a *Authenticator) authorizeAt(r *http.Request, req jwtverify.Requirement, route string) Outcome {
 	if a.cfg.preflight && isPreflight(r) {
 		// Not reported: Authenticate, when in front, already reported it.
 		return Outcome{Result: jwtverify.DecisionSkipped}
@@ -123,21 +152,46 @@ func (a *Authenticator) Authorize(r *http.Request, req jwtverify.Requirement) Ou
 	if !stored {
 		o := a.authenticate(r)
 		if o.Result != jwtverify.DecisionAllowed {
-			a.observe(&o)
+			a.observe(&o, r, route)
 			return o
 		}
 		p = o.Principal
 	}
 	if err := req.Check(p); err != nil {
 		o := a.forbidden(p, err, req)
-		a.observe(&o)
+		a.observe(&o, r, route)
 		return o
 	}
 	o := Outcome{Result: jwtverify.DecisionAllowed, Principal: p}
 	if !stored {
-		a.observe(&o)
+		a.observe(&o, r, route)
 	}
 	return o
+}
+
+func orUnknown(route string) string {
+	if route == "" {
+		return jwtverify.RouteUnknown
+	}
+	return route
+}
+
+// routeOf names the route of a decision Authenticate made: the pattern a
+// router set on r, or the one the ServeMux of WithServeMux picks for r.
+// Both come from the router's configuration, never from the request.
+func (a *Authenticator) routeOf(r *http.Request) string {
+	if r.Pattern != "" {
+		return r.Pattern
+	}
+	// ServeMux.Handler names the redirect target of a CONNECT request
+	// (built from the request path) where other methods get a pattern:
+	// never ask it for one.
+	if a.cfg.mux != nil && r.Method != http.MethodConnect {
+		if _, p := a.cfg.mux.Handler(r); p != "" {
+			return p
+		}
+	}
+	return jwtverify.RouteUnknown
 }
 
 // ServeError answers a refused request with the configured ErrorHandler,
@@ -295,11 +349,17 @@ func (a *Authenticator) challenge(code, desc, scope string) string {
 	return b.String()
 }
 
-func (a *Authenticator) observe(o *Outcome) {
+// observe reports o. route is "" when Authenticate made the decision
+// without being told the route (it is then looked up, only when someone
+// observes).
+func (a *Authenticator) observe(o *Outcome, r *http.Request, route string) {
 	if a.observer == nil {
 		return
 	}
-	ev := jwtverify.DecisionEvent{Transport: a.transport, Result: o.Result, Reason: o.Reason}
+	if route == "" {
+		route = a.routeOf(r)
+	}
+	ev := jwtverify.DecisionEvent{Transport: a.transport, Result: o.Result, Reason: o.Reason, Route: route}
 	if o.Principal != nil {
 		ev.Issuer = o.Principal.IssuerName()
 		ev.ClientID = o.Principal.ClientID()
@@ -310,8 +370,12 @@ func (a *Authenticator) observe(o *Outcome) {
 			if ev.Issuer == "" {
 				ev.Issuer = ve.Issuer
 			}
+			ev.Rule = ve.Rule
 			ev.Missing = ve.Missing
 		}
+	}
+	if ev.Issuer == "" {
+		ev.Issuer = jwtverify.NoIssuer
 	}
 	a.observer.ObserveDecision(ev)
 }

@@ -108,3 +108,55 @@ func BenchmarkOverhead(b *testing.B) {
 	}
 	b.ReportMetric(allocs, "overhead-allocs/op")
 }
+
+type nopObserver struct{}
+
+func (nopObserver) ObserveDecision(jwtverify.DecisionEvent) {}
+
+// BenchmarkObservedRoute: a repeated token through Handler in front of a
+// ServeMux whose route has a Require wrapper: without observer, with one
+// (Handler's decision names the route "unknown"), and with WithServeMux
+// (Handler's decision asks the mux for the pattern: one more route
+// lookup per request).
+func BenchmarkObservedRoute(b *testing.B) {
+	env := authtest.NewEnv(b)
+	tok := env.Token(b, map[string]any{"scope": "orders.read"})
+	final := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	for _, bc := range []struct {
+		name    string
+		observe bool
+		withMux bool
+	}{
+		{"no_observer", false, false},
+		{"observer", true, false},
+		{"observer+WithServeMux", true, true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			mux := http.NewServeMux()
+			var opts []middleware.Option
+			if bc.observe {
+				opts = append(opts, middleware.WithObserver(nopObserver{}))
+			}
+			if bc.withMux {
+				opts = append(opts, middleware.WithServeMux(mux))
+			}
+			mw, err := middleware.New(env.Verifier, opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			mux.Handle("GET /orders/{id}", mw.Require(jwtverify.RequireAll("orders.read"))(final))
+			h := mw.Handler(mux)
+			r := httptest.NewRequest(http.MethodGet, "/orders/42", nil)
+			r.Header.Set("Authorization", "Bearer "+tok)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != http.StatusNoContent {
+				b.Fatalf("status %d", w.Code)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(httptest.NewRecorder(), r)
+			}
+		})
+	}
+}

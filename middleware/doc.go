@@ -61,6 +61,22 @@
 // so the b64token check runs only when the verifier refuses a token, to tell
 // a malformed request (400) from a bad token (401).
 //
+// # Metrics and logs
+//
+// Every decision (allowed, refused, skipped) is a jwtverify.DecisionEvent
+// sent to the observers given with WithObserver; they add up. Metrics and
+// logs are two observers, wired the same way on every adapter:
+//
+//	lg := authlog.New(logger, authlog.Options{}) // one record per refusal, rate limited
+//	defer lg.Close()
+//	mw, err := middleware.New(v, middleware.WithObserver(m), middleware.WithObserver(lg))
+//
+// An event names the route without trusting the caller: the pattern under
+// which the ServeMux (or chi) routed the request to a Require wrapper; for
+// Handler's decisions, made before routing, the pattern the ServeMux given
+// by WithServeMux picks, else jwtverify.RouteUnknown. Never the raw path or
+// query.
+//
 // # Adapters
 //
 // Authenticator holds the whole decision and describes it as an Outcome

@@ -14,8 +14,8 @@ import (
 
 // Option configures New (and NewAuthenticator, and the Echo adapter, which
 // take the same options). Options are applied in order; a later option of
-// the same kind replaces an earlier one, except WithObserver, WithLogger and
-// WithExemptPaths, which add up.
+// the same kind replaces an earlier one, except WithObserver (and the
+// deprecated WithLogger) and WithExemptPaths, which add up.
 type Option func(*config)
 
 // Defaults.
@@ -43,6 +43,7 @@ type config struct {
 	errorHandler ErrorHandler
 	extractor    TokenExtractor
 	observers    []jwtverify.DecisionObserver
+	mux          *http.ServeMux
 	metadata     *ResourceMetadata
 	retryAfter   time.Duration
 	errs         []error
@@ -175,7 +176,10 @@ func WithTokenExtractor(e TokenExtractor) Option {
 
 // WithObserver sends one jwtverify.DecisionEvent per decision to o (see
 // Authenticator for which decisions are reported). Several observers add
-// up.
+// up, in order: metrics and logs are two observers of the same decisions.
+//
+//	lg := authlog.New(logger, authlog.Options{})
+//	mw, err := middleware.New(v, middleware.WithObserver(m), middleware.WithObserver(lg))
 func WithObserver(o jwtverify.DecisionObserver) Option {
 	return func(c *config) {
 		if o == nil {
@@ -186,10 +190,12 @@ func WithObserver(o jwtverify.DecisionObserver) Option {
 	}
 }
 
-// WithLogger logs refused requests (forbidden, invalid request,
-// unavailable) to l through authlog, rate limited. Records never carry the
-// token, the query or anything else the client sent. To log why tokens were
-// rejected, give an authlog.Logger to the Verifier as its Observer too.
+// WithLogger logs refused requests to l through authlog.
+//
+// Deprecated: use WithObserver(authlog.New(l, authlog.Options{})), the one
+// logging wiring of every adapter (it can then be closed, which writes the
+// counts of suppressed records). WithLogger is exactly that, with a Logger
+// nobody closes.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) {
 		if l == nil {
@@ -197,6 +203,29 @@ func WithLogger(l *slog.Logger) Option {
 			return
 		}
 		c.observers = append(c.observers, authlog.New(l, authlog.Options{}))
+	}
+}
+
+// WithServeMux names the route of the decisions Handler makes in front of
+// mux: the pattern mux itself picks for the request (mux.Handler), which
+// comes from mux's configuration, never from the request. Without it,
+// those decisions name the route jwtverify.RouteUnknown (Request.Pattern is
+// only set once a ServeMux routed the request). mux must be the ServeMux
+// Handler wraps. Each decision Handler reports to an observer then costs
+// one more route lookup (BenchmarkObservedRoute: about 0.9 µs and one
+// allocation for a wildcard pattern on a 2-core machine); decisions made by
+// Require wrappers need no option (the ServeMux set Request.Pattern before
+// calling them).
+//
+//	mw, err := middleware.New(v, middleware.WithObserver(lg), middleware.WithServeMux(mux))
+//	http.ListenAndServe(addr, mw.Handler(mux))
+func WithServeMux(mux *http.ServeMux) Option {
+	return func(c *config) {
+		if mux == nil {
+			c.fail("WithServeMux: nil ServeMux")
+			return
+		}
+		c.mux = mux
 	}
 }
 

@@ -31,6 +31,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/m2mauth/m2mauth/authlog"
 	"github.com/m2mauth/m2mauth/grpcauth"
 	"github.com/m2mauth/m2mauth/jwkscache"
 	"github.com/m2mauth/m2mauth/jwtverify"
@@ -290,7 +291,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	}
 
 	logger := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	mwOpts := []middleware.Option{middleware.WithLogger(logger)}
+	mwOpts := []middleware.Option{middleware.WithObserver(authlog.New(logger, authlog.Options{}))}
 	if !o.bare {
 		mwOpts = append(mwOpts, middleware.WithExemptPaths("/healthz"), middleware.AllowCORSPreflight())
 	}

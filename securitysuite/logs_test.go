@@ -50,7 +50,7 @@ func TestLogsCarryNoAttackerText(t *testing.T) {
 	})
 	t.Run("authlog_as_verifier_observer", func(t *testing.T) {
 		var buf syncBuffer
-		lg := authlog.New(slog.New(slog.NewTextHandler(&buf, nil)), authlog.Options{})
+		lg := authlog.New(slog.New(slog.NewTextHandler(&buf, nil)), authlog.Options{VerifyEvents: true}) // verify records are opt-in since wave 2
 		v, err := jwtverify.New(jwtverify.Config{Now: f.clk.Now, Observer: lg, Issuers: []jwtverify.IssuerConfig{{
 			Name: "oauthtest", Issuer: f.iss.Issuer(), Keys: f.keys, Audiences: []string{oauthtest.DefaultAudience},
 			ClientIDs: []string{oauthtest.DefaultClientID}, Algorithms: algs}}})

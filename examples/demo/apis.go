@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -35,6 +34,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/m2mauth/m2mauth/authlog"
 	"github.com/m2mauth/m2mauth/grpcauth"
 	"github.com/m2mauth/m2mauth/jwtverify"
 	"github.com/m2mauth/m2mauth/metrics"
@@ -92,16 +92,17 @@ func caller(ctx context.Context) string {
 // newHTTPAPI is the orders API on the standard ServeMux: one line to
 // authenticate every request (mw.Handler), one per route for its permission
 // (mw.Require). /metrics is left open for the demo's curl commands.
-func newHTTPAPI(v *jwtverify.Verifier, m *metrics.Metrics, reg *prometheus.Registry, db *store, log *slog.Logger) (http.Handler, error) {
-	opts := []middleware.Option{middleware.WithRealm("orders"), middleware.WithObserver(m), middleware.WithExemptPaths("/metrics")}
-	if log != nil {
-		opts = append(opts, middleware.WithLogger(log))
+func newHTTPAPI(v *jwtverify.Verifier, m *metrics.Metrics, reg *prometheus.Registry, db *store, lg *authlog.Logger) (http.Handler, error) {
+	mux := http.NewServeMux()
+	opts := []middleware.Option{middleware.WithRealm("orders"), middleware.WithObserver(m), middleware.WithExemptPaths("/metrics"),
+		middleware.WithServeMux(mux)} // decisions name the route the mux picks
+	if lg != nil {
+		opts = append(opts, middleware.WithObserver(lg))
 	}
 	mw, err := middleware.New(v, opts...)
 	if err != nil {
 		return nil, err
 	}
-	mux := http.NewServeMux()
 	mux.Handle("GET /orders", mw.Require(canRead)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"orders": db.list(), "caller": caller(r.Context())})
 	})))
@@ -121,10 +122,10 @@ func writeJSON(w http.ResponseWriter, v any) {
 // ---- Echo
 
 // newEchoAPI is the same API on Echo.
-func newEchoAPI(v *jwtverify.Verifier, m *metrics.Metrics, db *store, log *slog.Logger) (http.Handler, error) {
+func newEchoAPI(v *jwtverify.Verifier, m *metrics.Metrics, db *store, lg *authlog.Logger) (http.Handler, error) {
 	opts := []middleware.Option{middleware.WithRealm("orders"), middleware.WithObserver(m)}
-	if log != nil {
-		opts = append(opts, middleware.WithLogger(log))
+	if lg != nil {
+		opts = append(opts, middleware.WithObserver(lg))
 	}
 	auth, err := echoauth.New(v, opts...)
 	if err != nil {
@@ -234,11 +235,14 @@ func ordersDesc(db *store) *grpc.ServiceDesc {
 
 // newGRPCAPI is the same API as a gRPC service over TLS, with the
 // interceptors of grpcauth.
-func newGRPCAPI(v *jwtverify.Verifier, m *metrics.Metrics, db *store, cert tls.Certificate, log *slog.Logger) (*grpc.Server, error) {
-	gopts := []grpcauth.Option{grpcauth.WithObserver(m)}
-	if log != nil {
-		gopts = append(gopts, grpcauth.WithLogger(log))
+func newGRPCAPI(v *jwtverify.Verifier, m *metrics.Metrics, db *store, cert tls.Certificate, lg *authlog.Logger) (*grpc.Server, error) {
+	// One observer value holding both (grpcauth.WithObserver given twice
+	// kept only the last one before wave 2).
+	var obs jwtverify.DecisionObserver = m
+	if lg != nil {
+		obs = jwtverify.MultiDecisionObserver(m, lg)
 	}
+	gopts := []grpcauth.Option{grpcauth.WithObserver(obs)}
 	auth, err := grpcauth.New(v, grpcPolicy(), gopts...)
 	if err != nil {
 		return nil, err

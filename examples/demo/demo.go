@@ -161,14 +161,14 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 	if err != nil {
 		return err
 	}
-	var log *slog.Logger
-	var verifyObs jwtverify.Observer = m
+	var lg *authlog.Logger
 	if opts.serve && opts.logs != nil {
-		// In serve mode, say why requests were refused (never the token).
-		log = slog.New(slog.NewTextHandler(opts.logs, nil))
-		verifyObs = jwtverify.MultiObserver(m, authlog.New(log, authlog.Options{}))
+		// In serve mode, say why requests were refused (never the token):
+		// the Logger observes every adapter's decisions, as the metrics do.
+		lg = authlog.New(slog.New(slog.NewTextHandler(opts.logs, nil)), authlog.Options{})
+		defer lg.Close()
 	}
-	v, err := jwtverify.New(jwtverify.Config{Issuers: profiles.IssuerConfigs(prof), Observer: verifyObs})
+	v, err := jwtverify.New(jwtverify.Config{Issuers: profiles.IssuerConfigs(prof), Observer: m})
 	if err != nil {
 		return err
 	}
@@ -182,15 +182,15 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 	if err != nil {
 		return err
 	}
-	httpAPI, err := newHTTPAPI(v, m, reg, db, log)
+	httpAPI, err := newHTTPAPI(v, m, reg, db, lg)
 	if err != nil {
 		return err
 	}
-	echoAPI, err := newEchoAPI(v, m, db, log)
+	echoAPI, err := newEchoAPI(v, m, db, lg)
 	if err != nil {
 		return err
 	}
-	grpcAPI, err := newGRPCAPI(v, m, db, cert, log)
+	grpcAPI, err := newGRPCAPI(v, m, db, cert, lg)
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/m2mauth/m2mauth/authlog"
 	"github.com/m2mauth/m2mauth/examples/internal/apiconfig"
 	"github.com/m2mauth/m2mauth/middleware"
 	"github.com/m2mauth/m2mauth/middleware/echoauth"
@@ -47,14 +48,17 @@ func main() {
 // run serves the API until ctx is done. ready, when not nil, receives the
 // listen address once the API accepts requests.
 func run(ctx context.Context, cfg *apiconfig.Config, log *slog.Logger, ready chan<- string) error {
-	// Rejected tokens are logged (rate limited, never the token) and counted.
+	// Tokens and decisions are counted; each refused request is logged
+	// once (rate limited, never the token) by the adapter's Logger.
 	v, m, reg, stopKeys, err := cfg.Observed(ctx, log)
 	if err != nil {
 		return err
 	}
 	defer stopKeys()
+	lg := authlog.New(log, authlog.Options{})
+	defer lg.Close() // writes the counts of suppressed records
 
-	auth, err := echoauth.New(v, middleware.WithObserver(m), middleware.WithLogger(log))
+	auth, err := echoauth.New(v, middleware.WithObserver(m), middleware.WithObserver(lg))
 	if err != nil {
 		return err
 	}

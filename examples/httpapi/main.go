@@ -24,6 +24,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/m2mauth/m2mauth/authlog"
 	"github.com/m2mauth/m2mauth/examples/internal/apiconfig"
 	"github.com/m2mauth/m2mauth/jwtverify"
 	"github.com/m2mauth/m2mauth/middleware"
@@ -47,19 +48,23 @@ func main() {
 // run serves the API until ctx is done. ready, when not nil, receives the
 // listen address once the API accepts requests.
 func run(ctx context.Context, cfg *apiconfig.Config, log *slog.Logger, ready chan<- string) error {
-	// Rejected tokens are logged (rate limited, never the token) and counted.
+	// Tokens and decisions are counted; each refused request is logged
+	// once (rate limited, never the token) by the adapter's Logger.
 	v, m, reg, stopKeys, err := cfg.Observed(ctx, log)
 	if err != nil {
 		return err
 	}
 	defer stopKeys()
+	lg := authlog.New(log, authlog.Options{})
+	defer lg.Close() // writes the counts of suppressed records
 
-	mw, err := middleware.New(v, middleware.WithObserver(m), middleware.WithLogger(log),
+	mux := http.NewServeMux()
+	mw, err := middleware.New(v, middleware.WithObserver(m), middleware.WithObserver(lg),
+		middleware.WithServeMux(mux), // decisions name the route the mux picks
 		middleware.WithExemptPaths("/healthz", "/metrics"))
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
 	mux.Handle("GET /orders", mw.Require(cfg.Requirement())(http.HandlerFunc(listOrders)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

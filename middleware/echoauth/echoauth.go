@@ -14,7 +14,10 @@ type Auth struct {
 
 // New builds the Echo adapter with the options of the net/http middleware
 // (middleware.WithRealm, middleware.WithExemptPaths, ...). Decision events
-// name the transport "echo". Misconfiguration fails here.
+// name the transport "echo" and the route Echo matched (c.Path(), a
+// registered route path such as "/orders/:id"; jwtverify.RouteUnknown when
+// none matched, as in middleware added with e.Pre). Misconfiguration fails
+// here.
 func New(v *jwtverify.Verifier, opts ...middleware.Option) (*Auth, error) {
 	a, err := middleware.NewAuthenticator(v, "echo", opts...)
 	if err != nil {
@@ -33,7 +36,7 @@ func (x *Auth) Authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	a := x.a
 	return func(c echo.Context) error {
 		r := c.Request()
-		o := a.Authenticate(r)
+		o := a.AuthenticateRoute(r, c.Path())
 		if !o.Proceed() {
 			return x.fail(c, o)
 		}
@@ -55,7 +58,7 @@ func (x *Auth) Require(req jwtverify.Requirement) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
-			o := a.Authorize(r, req)
+			o := a.AuthorizeRoute(r, req, c.Path())
 			if !o.Proceed() {
 				return x.fail(c, o)
 			}

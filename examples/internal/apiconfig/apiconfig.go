@@ -19,7 +19,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/m2mauth/m2mauth/authlog"
 	"github.com/m2mauth/m2mauth/jwkscache"
 	"github.com/m2mauth/m2mauth/jwtverify"
 	"github.com/m2mauth/m2mauth/metrics"
@@ -256,16 +255,18 @@ func (c *Config) Verifier(ctx context.Context, cacheObs jwkscache.Observer, veri
 	return v, caches, stop, nil
 }
 
-// Observed is Verifier with the examples' observability: a fresh Prometheus
-// registry with m2mauth's metrics (key caches watched), and rejected tokens
-// logged through authlog (rate limited, never the token). stop closes the
-// key caches.
-func (c *Config) Observed(ctx context.Context, log *slog.Logger) (v *jwtverify.Verifier, m *metrics.Metrics, reg *prometheus.Registry, stop func(), err error) {
+// Observed is Verifier with the examples' metrics: a fresh Prometheus
+// registry with m2mauth's metrics (key caches watched, the Verifier
+// observed). Logs are the adapters' business: each program gives an
+// authlog.Logger to its adapter as a decision observer, next to m, so each
+// refusal is one record (the logger argument is unused since then). stop
+// closes the key caches.
+func (c *Config) Observed(ctx context.Context, _ *slog.Logger) (v *jwtverify.Verifier, m *metrics.Metrics, reg *prometheus.Registry, stop func(), err error) {
 	reg = prometheus.NewRegistry()
 	if m, err = metrics.New(reg, metrics.Options{}); err != nil {
 		return nil, nil, nil, nil, err
 	}
-	v, caches, stop, err := c.Verifier(ctx, m, jwtverify.MultiObserver(m, authlog.New(log, authlog.Options{})))
+	v, caches, stop, err := c.Verifier(ctx, m, m)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}

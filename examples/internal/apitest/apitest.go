@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,9 +26,10 @@ type Run func(ctx context.Context, cfg *apiconfig.Config, log *slog.Logger, read
 
 // RunHTTPProgram runs an example HTTP program (its run function), configured
 // as from a shell, against an in-process issuer: a client with the scope is
-// served, one without it is refused with 403 and logged, an anonymous call
-// gets 401, and the forbidden decision is counted under transport.
-func RunHTTPProgram(t *testing.T, program, transport string, run Run) {
+// served, one without it is refused with 403, an anonymous call gets 401,
+// the forbidden decision is counted under transport, and each refusal is
+// one log record naming route (never a token).
+func RunHTTPProgram(t *testing.T, program, transport, route string, run Run) {
 	t.Helper()
 	iss := oauthtest.NewT(t)
 	iss.RegisterClient(oauthtest.Client{ID: "worker", Secret: "s1", Scopes: []string{"orders.read"}, Audiences: []string{"https://orders.example.test"}})
@@ -98,7 +100,23 @@ func RunHTTPProgram(t *testing.T, program, transport string, run Run) {
 	if err := <-done; err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	if !strings.Contains(logs.String(), "insufficient_scope") {
-		t.Errorf("the refusal was not logged:\n%s", logs.String())
+	out := logs.String()
+	if n := strings.Count(out, `msg="m2mauth: request refused"`); n != 2 {
+		t.Errorf("%d refusal records, want 2 (403 and 401):\n%s", n, out)
+	}
+	routeAttr := "route=" + route
+	if strings.Contains(route, " ") {
+		routeAttr = "route=" + strconv.Quote(route)
+	}
+	for _, want := range []string{
+		`transport=` + transport + ` result=forbidden reason=insufficient_scope issuer=rfc9068 ` + routeAttr + ` client_id=auditor missing=[orders.read]`,
+		`transport=` + transport + ` result=unauthenticated reason=no_credentials issuer=none ` + routeAttr + "\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no record %s in:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "eyJ") {
+		t.Errorf("a token was logged:\n%s", out)
 	}
 }

@@ -35,6 +35,8 @@ type Env struct {
 	Verifier *jwtverify.Verifier
 	// Down is a verifier whose key source has no usable key set.
 	Down *jwtverify.Verifier
+
+	key jwkscache.Key
 }
 
 // GenericPermissions is the generic claim mapping, plus Keycloak's realm
@@ -68,7 +70,22 @@ func NewEnv(t testing.TB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Env{Issuer: srv, Verifier: v, Down: down}
+	return &Env{Issuer: srv, Verifier: v, Down: down, key: key}
+}
+
+// NewVerifier builds another verifier trusting Issuer (as Verifier does),
+// after edit changed its configuration (an Observer, a Validate rule).
+func (e *Env) NewVerifier(t testing.TB, edit func(*jwtverify.Config)) *jwtverify.Verifier {
+	t.Helper()
+	cfg := verifierConfig(e.Issuer.Issuer(), jwkscache.NewStatic("test", e.key))
+	if edit != nil {
+		edit(&cfg)
+	}
+	v, err := jwtverify.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 func verifierConfig(issuer string, keys jwkscache.KeySource) jwtverify.Config {
@@ -452,3 +469,7 @@ func param(ch, name string) string {
 	}
 	return m[1]
 }
+
+// DownKeys is a key source that never had a usable key set, for
+// NewVerifier.
+func DownKeys() jwkscache.KeySource { return downSource{} }
