@@ -31,6 +31,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/m2mauth/m2mauth/authlog"
 	"github.com/m2mauth/m2mauth/grpcauth"
 	"github.com/m2mauth/m2mauth/jwkscache"
 	"github.com/m2mauth/m2mauth/jwtverify"
@@ -334,7 +335,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	if !o.bare {
 		pol = pol.ExemptHealth()
 	}
-	f.gic, err = grpcauth.New(f.v, pol, grpcauth.WithLogger(logger))
+	f.gic, err = grpcauth.New(f.v, pol, grpcauth.WithObserver(authlog.New(logger, authlog.Options{})))
 	if err != nil {
 		t.Fatal(err)
 	}
