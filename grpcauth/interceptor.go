@@ -77,10 +77,11 @@ func WithObserver(o jwtverify.DecisionObserver) Option {
 //
 // Deprecated: WithLogger(l) is exactly
 // WithObserver(authlog.New(l, authlog.Options{})), kept for existing
-// callers. Build the authlog.Logger yourself and pass it as an observer,
-// the one logging wiring every adapter shares (same message and
-// attributes on every transport), and give the same Logger to
-// jwtverify.Config.Observer so that rejected tokens are logged too.
+// callers. Build the authlog.Logger yourself and pass it with
+// WithObserver, the one logging wiring every adapter shares (the same
+// message and attributes on every transport); you can then Close it at
+// shutdown to write the counts of refusals it still suppresses, which the
+// Logger WithLogger builds never writes.
 func WithLogger(l *slog.Logger) Option {
 	if l == nil {
 		return nil
