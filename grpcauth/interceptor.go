@@ -173,6 +173,10 @@ func (i *Interceptor) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // key are refused once the key source's next refresh no longer publishes
 // the key (the verified-token cache re-checks that on every hit).
 //
+// The wait in RecvMsg runs on a short-lived goroutine so that the deadline
+// can end it: about 2 to 3 microseconds more per received message on a
+// busy two-core machine (BenchmarkStreamRoundTrip), nothing on SendMsg.
+//
 // Public methods get no deadline (there is no token). The go-grpc-middleware
 // path (AuthFunc) cannot end streams. InsecureStreamsOutliveTokens turns
 // this off.
