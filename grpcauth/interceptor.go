@@ -84,7 +84,7 @@ func WithObserver(o jwtverify.DecisionObserver) Option {
 // Logger WithLogger builds never writes.
 func WithLogger(l *slog.Logger) Option {
 	if l == nil {
-		return nil
+		return func(*Interceptor) {}
 	}
 	return WithObserver(authlog.New(l, authlog.Options{}))
 }
