@@ -5,13 +5,15 @@
 //
 // # Usage
 //
+//	lg := authlog.New(logger, authlog.Options{})
+//	defer lg.Close()
 //	auth, err := grpcauth.New(verifier, grpcauth.Policy{
 //		Methods: map[string]jwtverify.Requirement{
 //			"/orders.v1.Orders/*":      jwtverify.RequireAll("orders.read"),
 //			"/orders.v1.Orders/Create": jwtverify.RequireAll("orders.write"),
 //		},
 //		// Default: grpcauth.DefaultDeny, so anything else is refused.
-//	}.ExemptHealth().ExemptReflection(), grpcauth.WithObserver(metrics), grpcauth.WithLogger(logger))
+//	}.ExemptHealth().ExemptReflection(), grpcauth.WithObserver(metrics), grpcauth.WithObserver(lg))
 //	if err != nil {
 //		return err // a *PolicyError per mistake: syntax, duplicates, conflicts
 //	}
@@ -20,11 +22,45 @@
 //		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor()),
 //		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor()),
 //	)
+//	ordersv1.RegisterOrdersServer(srv, orders) // and every other service
+//	defaulted, err := auth.CheckServer(srv)
+//	if err != nil {
+//		return err // a policy pattern names no registered method: a typo
+//	}
+//	logger.Info("methods left to the policy's default", "methods", defaulted)
 //
 // Handlers get the caller from the context, for streams from
 // stream.Context():
 //
 //	p, ok := jwtverify.FromContext(ctx)
+//
+// # Checking the policy against the server
+//
+// Policy.Check (and CheckServer, for an Interceptor's policy) compares the
+// policy with the services registered on a *grpc.Server: a pattern that
+// matches nothing registered is an error (ErrUnknownMethod), and the
+// registered methods no pattern matches are listed, since the Default
+// decides them. CheckServer also tells the interceptor which methods the
+// server registers: decision events carry such a method as their Route
+// (jwtverify.DecisionEvent), any other name as jwtverify.RouteUnknown,
+// because behind a grpc.UnknownServiceHandler the caller chooses it.
+//
+// # Observers and logs
+//
+// Every call gives one jwtverify.DecisionEvent to each observer given with
+// WithObserver; observers add up. Logs have one wiring on every adapter:
+// an authlog.Logger given with WithObserver, next to the metrics, which
+// writes the same records for every transport. WithLogger is a deprecated
+// shorthand for it.
+//
+// # Streams end with their token
+//
+// A stream opened with a token ends when the token expires (exp plus
+// leeway): its context's deadline, then SendMsg, RecvMsg and its status
+// answer Unauthenticated (TOKEN_EXPIRED). StreamServerInterceptor says
+// what happens to a handler that ignores its context, and why an open
+// stream does not notice a withdrawn key; InsecureStreamsOutliveTokens
+// turns it off.
 //
 // # Credentials
 //
@@ -54,12 +90,14 @@
 // "m2mauth") attached to every rejection. Messages are fixed texts
 // (jwtverify.Reason.Description); neither the message nor the detail ever
 // holds the token or says which check a bad token failed: that precise
-// reason goes to the DecisionObserver and the logger only.
+// reason goes to the observers only.
 //
 // # go-grpc-middleware
 //
 // Users of go-grpc-middleware v2 can keep its auth interceptors and
 // selector: Interceptor.AuthFunc has the shape of auth.AuthFunc. The nested
 // module examples/grpcmiddleware shows it, so that the main module does not
-// depend on go-grpc-middleware.
+// depend on go-grpc-middleware. That path cannot end streams when their
+// token expires (an AuthFunc returns only a context): use
+// StreamServerInterceptor for streaming methods.
 package grpcauth

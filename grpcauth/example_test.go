@@ -152,3 +152,30 @@ func ExampleNew_policyErrors() {
 	// grpcauth: invalid method pattern "orders.v1.Orders/*" in Public: must start with "/"
 	// true true
 }
+
+// Check compares a policy with the services a server registers: a typo
+// is an error, and the methods left to the default are listed.
+func ExamplePolicy_Check() {
+	srv := grpc.NewServer()
+	srv.RegisterService(&grpc.ServiceDesc{
+		ServiceName: "orders.v1.Orders",
+		HandlerType: (*any)(nil),
+		Methods: []grpc.MethodDesc{
+			{MethodName: "List", Handler: nil},
+			{MethodName: "Get", Handler: nil},
+			{MethodName: "Cancel", Handler: nil},
+		},
+	}, nil)
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	defaulted, err := grpcauth.Policy{
+		Methods: map[string]jwtverify.Requirement{
+			"/orders.v1.Orders/Lsit": jwtverify.RequireAll("orders.read"),
+			"/orders.v1.Orders/Get":  jwtverify.RequireAll("orders.read"),
+		},
+	}.ExemptHealth().ExemptReflection().Check(srv)
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, grpcauth.ErrUnknownMethod), defaulted)
+	// Output:
+	// grpcauth: policy names a method the server does not register "/orders.v1.Orders/Lsit" in Methods: no such method is registered
+	// true [/orders.v1.Orders/Cancel /orders.v1.Orders/List]
+}

@@ -37,6 +37,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/m2mauth/m2mauth/authlog"
 	"github.com/m2mauth/m2mauth/grpcauth"
 	"github.com/m2mauth/m2mauth/jwkscache"
 	"github.com/m2mauth/m2mauth/jwtverify"
@@ -59,6 +60,7 @@ func testPolicy() grpcauth.Policy {
 			"/test.v1.Echo/*":     jwtverify.RequireAll("echo.read"),
 			"/test.v1.Echo/Write": jwtverify.RequireAll("echo.write"),
 			"/test.v1.Echo/Chat":  jwtverify.RequireAll("echo.read", "echo.chat"),
+			"/test.v1.Long/*":     jwtverify.RequireAll("echo.read"),
 		},
 	}.ExemptHealth().ExemptReflection()
 }
@@ -288,6 +290,8 @@ type env struct {
 	obs      *recorder
 	logs     *syncBuffer
 	hc       *http.Client
+	long     *longServer
+	srv      *grpc.Server
 	// probed counts calls that reached the interceptor chained after
 	// ours, and withPrincipal those of them whose context held a Principal.
 	probed, withPrincipal atomic.Int64
@@ -301,6 +305,14 @@ type envConfig struct {
 	// tests); nil: ours, chained with a probe.
 	serverOpts func(e *env) []grpc.ServerOption
 	tls        bool
+	// now is the verifier's clock (default time.Now); leeway its
+	// IssuerConfig.Leeway.
+	now    func() time.Time
+	leeway time.Duration
+	// validate is the issuer's Validate rule.
+	validate func(*jwtverify.Principal) error
+	// icOpts are added to the interceptor's options.
+	icOpts []grpcauth.Option
 }
 
 func newEnv(t testing.TB, cfg envConfig) *env {
@@ -333,21 +345,25 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 			t.Fatal(err)
 		}
 	}
-	v, err := jwtverify.New(jwtverify.Config{Issuers: []jwtverify.IssuerConfig{{
+	// Logs wired the documented way: an authlog.Logger observing the
+	// interceptor (not the verifier: the benchmarks measure it bare).
+	lg := authlog.New(slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), authlog.Options{})
+	v, err := jwtverify.New(jwtverify.Config{Now: cfg.now, Issuers: []jwtverify.IssuerConfig{{
 		Name:       "oauthtest",
 		Issuer:     e.iss.Issuer(),
 		Keys:       keys,
 		Audiences:  []string{audience},
 		ClientIDs:  []string{readerID, writerID},
 		Algorithms: []string{"RS256"},
+		Leeway:     cfg.leeway,
+		Validate:   cfg.validate,
 	}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.verifier = v
 	e.ic, err = grpcauth.New(v, testPolicy(),
-		grpcauth.WithObserver(e.obs),
-		grpcauth.WithLogger(slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+		append([]grpcauth.Option{grpcauth.WithObserver(e.obs), grpcauth.WithObserver(lg)}, cfg.icOpts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,8 +384,11 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 		clientCreds = grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS13}))
 	}
 	srv := grpc.NewServer(opts...)
+	e.srv = srv
 	srv.RegisterService(&echoDesc, nil)
 	srv.RegisterService(&adminDesc, nil)
+	e.long = &longServer{seen: make(chan longReport, 16)}
+	srv.RegisterService(&longDesc, e.long)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv) // v1 and v1alpha

@@ -132,7 +132,7 @@ var (
 	ErrInvalidDefault = errors.New("grpcauth: invalid default rule")
 )
 
-// PolicyError describes one problem of a Policy. New joins all of them
+// PolicyError describes one problem of a Policy. New (and Policy.Check) joins all of them
 // (errors.Join), so errors.As finds the first and errors.Is any sentinel.
 type PolicyError struct {
 	// Pattern is the offending pattern (empty for ErrInvalidDefault).
@@ -143,7 +143,8 @@ type PolicyError struct {
 	// Detail explains the problem.
 	Detail string
 	// Err is one of ErrInvalidPattern, ErrDuplicateRule,
-	// ErrConflictingRule, ErrInvalidDefault.
+	// ErrConflictingRule, ErrInvalidDefault, or ErrUnknownMethod (from
+	// Policy.Check).
 	Err error
 }
 
@@ -194,6 +195,17 @@ type rule struct {
 	pattern string
 	action  action
 	req     jwtverify.Requirement
+}
+
+// field is the Policy field the rule came from.
+func (r *rule) field() string {
+	switch r.action {
+	case actionPublic:
+		return "Public"
+	case actionRequire:
+		return "Methods"
+	}
+	return "Deny"
 }
 
 // compiled is an immutable, validated Policy.

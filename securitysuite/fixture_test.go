@@ -335,7 +335,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	if !o.bare {
 		pol = pol.ExemptHealth()
 	}
-	f.gic, err = grpcauth.New(f.v, pol, grpcauth.WithLogger(logger))
+	f.gic, err = grpcauth.New(f.v, pol, grpcauth.WithObserver(authlog.New(logger, authlog.Options{})))
 	if err != nil {
 		t.Fatal(err)
 	}

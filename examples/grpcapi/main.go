@@ -34,6 +34,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/m2mauth/m2mauth/authlog"
 	"github.com/m2mauth/m2mauth/examples/internal/apiconfig"
 	"github.com/m2mauth/m2mauth/grpcauth"
 	"github.com/m2mauth/m2mauth/jwtverify"
@@ -111,7 +112,10 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- string
 	if cfg.Reflection {
 		policy = policy.ExemptReflection()
 	}
-	auth, err := grpcauth.New(v, policy, grpcauth.WithObserver(m), grpcauth.WithLogger(log))
+	// Metrics and logs are two observers of the decisions; authlog writes
+	// one record per refusal (rate limited, never the token).
+	lg := authlog.New(log, authlog.Options{})
+	auth, err := grpcauth.New(v, policy, grpcauth.WithObserver(m), grpcauth.WithObserver(lg))
 	if err != nil {
 		return err
 	}
@@ -131,6 +135,17 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- string
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	if cfg.Reflection {
 		reflection.Register(srv)
+	}
+	// The policy against the registered services: a pattern naming no
+	// method (a typo) stops the program; the methods left to the default
+	// are denied, and said so. The interceptor learns the registered
+	// methods here, so its logs and metrics name them.
+	defaulted, err := auth.CheckServer(srv)
+	if err != nil {
+		return err
+	}
+	if len(defaulted) > 0 {
+		log.Info("methods the policy leaves to its default (denied)", "methods", defaulted)
 	}
 
 	if cfg.MetricsAddr != "" {

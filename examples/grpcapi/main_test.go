@@ -138,6 +138,11 @@ func TestAgainstOAuthtest(t *testing.T) {
 	if _, code := list(); code != codes.Unauthenticated {
 		t.Errorf("no token: %v, want Unauthenticated", code)
 	}
+	// Cancel is registered but not in the policy: denied to a caller
+	// with a valid token, as the start-up log said.
+	if err := conn.Invoke(ctx, cancelMethod, wrapperspb.String("o1"), new(wrapperspb.StringValue), as("worker", "s1")); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("cancel: %v, want PermissionDenied", err)
+	}
 	// Reflection (asked for with -reflection) is open and describes the
 	// hand-built service, so grpcurl works without a .proto file.
 	stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
@@ -162,8 +167,18 @@ func TestAgainstOAuthtest(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	if !strings.Contains(logs.String(), "insufficient_scope") {
-		t.Errorf("the refusal was not logged:\n%s", logs.String())
+	out := logs.String()
+	if !strings.Contains(out, "insufficient_scope") {
+		t.Errorf("the refusal was not logged:\n%s", out)
+	}
+	if !strings.Contains(out, `msg="methods the policy leaves to its default (denied)" methods=[`+cancelMethod+`]`) {
+		t.Errorf("the start-up check did not list Cancel:\n%s", out)
+	}
+	// The refusal of Cancel names the method: the check told the
+	// interceptor it is registered (records carry routes since authlog
+	// has them).
+	if strings.Contains(out, "route=") && !strings.Contains(out, "route="+cancelMethod) {
+		t.Errorf("the refusal of Cancel does not name it:\n%s", out)
 	}
 }
 

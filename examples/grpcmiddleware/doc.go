@@ -13,6 +13,19 @@
 //		grpc.ChainStreamInterceptor(selector.StreamServerInterceptor(auth.StreamServerInterceptor(authFn), notHealth)),
 //	)
 //
+// # Streams do not end with their token on this path
+//
+// grpcauth's own StreamServerInterceptor ends a stream when its token
+// expires (SECURITY.md M3). An AuthFunc cannot: it returns only a context,
+// so it can neither wrap SendMsg and RecvMsg nor set the stream's final
+// status, and a stream authorized through auth.StreamServerInterceptor
+// keeps serving after exp. For streaming methods, chain grpcauth's
+// interceptor instead (the selector still applies):
+//
+//	grpc.ChainStreamInterceptor(selector.StreamServerInterceptor(ic.StreamServerInterceptor(), notHealth))
+//
+// or end each stream in its handler at the Principal's ValidUntil.
+//
 // It is a module of its own (with a replace of m2mauth to the directory
 // above), so that go-grpc-middleware never enters m2mauth's go.mod.
 package grpcmiddleware
