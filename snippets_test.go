@@ -124,7 +124,7 @@ func readmeSnippets(t *testing.T) []snippet {
 }
 
 // docSnippets returns the tab-indented blocks of package doc comments that
-// look like Go (they contain ":=", "(" or "{").
+// look like Go (they contain ":=", or brackets and parse as Go).
 func docSnippets(t *testing.T, fset *token.FileSet, parsed map[string]*ast.File) []snippet {
 	var out []snippet
 	for path, f := range parsed {
@@ -142,7 +142,7 @@ func docSnippets(t *testing.T, fset *token.FileSet, parsed map[string]*ast.File)
 				j++
 			}
 			block := strings.Join(lines[i:j], "\n")
-			if strings.ContainsAny(block, "({") || strings.Contains(block, ":=") {
+			if strings.Contains(block, ":=") || (strings.ContainsAny(block, "({") && parsesAsGo(block)) {
 				if cl := codeLines(block); len(cl) > 0 && !isPlainList(cl) {
 					out = append(out, snippet{where: path + ":" + itoa(fset.Position(f.Doc.Pos()).Line), lines: cl})
 				}
@@ -151,6 +151,17 @@ func docSnippets(t *testing.T, fset *token.FileSet, parsed map[string]*ast.File)
 		}
 	}
 	return out
+}
+
+// parsesAsGo reports whether a block without ":=" is Go (statements or
+// declarations) rather than a table, a list of metric names or a JSON
+// sample, which contain brackets too.
+func parsesAsGo(block string) bool {
+	if _, err := parser.ParseFile(token.NewFileSet(), "", "package p\n"+block, 0); err == nil {
+		return true
+	}
+	_, err := parser.ParseFile(token.NewFileSet(), "", "package p\nfunc _() {\n"+block+"\n}", 0)
+	return err == nil
 }
 
 // isPlainList reports whether a block is a bullet list or a diagram rather
