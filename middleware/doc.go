@@ -6,19 +6,17 @@
 // the separate package middleware/echoauth, so net/http users never compile
 // Echo.
 //
-//	v, err := jwtverify.New(jwtverify.Config{Issuers: []jwtverify.IssuerConfig{{ ... }}})
+//	v, err := jwtverify.New(jwtverify.Config{Issuers: profiles.IssuerConfigs(p)}) // p: your provider's profile
 //	mw, err := middleware.New(v, middleware.WithRealm("invoices"), middleware.WithExemptPaths("/healthz"))
 //
 //	mux := http.NewServeMux()
 //	mux.Handle("GET /invoices/{id}", mw.Require(jwtverify.RequireAll("invoices.read"))(getInvoice))
 //	mux.Handle("POST /invoices", mw.Require(jwtverify.RequireAll("invoices.write"))(createInvoice))
-//	http.ListenAndServe(addr, mw.Handler(mux))
+//	log.Fatal(http.ListenAndServe(addr, mw.Handler(mux)))
 //
-// With chi:
-//
-//	r := chi.NewRouter()
-//	r.Use(mw.Handler)
-//	r.With(mw.Require(jwtverify.RequireAny("invoices.admin", "admin"))).Delete("/invoices/{id}", deleteInvoice)
+// With chi, mw.Handler is a router middleware (r.Use(mw.Handler)) and
+// mw.Require a route's (r.With(mw.Require(jwtverify.RequireAny("invoices.admin",
+// "admin"))).Delete("/invoices/{id}", deleteInvoice)).
 //
 // Handlers read the verified caller with jwtverify.FromContext, the one
 // accessor every adapter uses:
