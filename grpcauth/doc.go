@@ -13,7 +13,7 @@
 //			"/orders.v1.Orders/Create": jwtverify.RequireAll("orders.write"),
 //		},
 //		// Default: grpcauth.DefaultDeny, so anything else is refused.
-//	}.ExemptHealth().ExemptReflection(), grpcauth.WithObserver(metrics), grpcauth.WithObserver(lg))
+//	}.ExemptHealth().ExemptReflection(), grpcauth.WithObserver(m), grpcauth.WithObserver(lg))
 //	if err != nil {
 //		return err // a *PolicyError per mistake: syntax, duplicates, conflicts
 //	}
@@ -22,7 +22,7 @@
 //		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor()),
 //		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor()),
 //	)
-//	ordersv1.RegisterOrdersServer(srv, orders) // and every other service
+//	ordersv1.RegisterOrdersServer(srv, orders) // generated from your .proto; and every other service
 //	defaulted, err := auth.CheckServer(srv)
 //	if err != nil {
 //		return err // a policy pattern names no registered method: a typo
