@@ -251,3 +251,29 @@ func BenchmarkParallelControl(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkVerifyHotUserRule is a cache hit with a trivial user rule
+// (IssuerConfig.Validate), which runs on every Verify: compare with
+// BenchmarkVerifyHot/EdDSA.
+func BenchmarkVerifyHotUserRule(b *testing.B) {
+	v := newV(b, func(c *Config) {
+		c.Now = nil
+		c.Issuers[0].Validate = func(p *Principal) error {
+			if p.TokenID() == "denied" {
+				return ErrClient
+			}
+			return nil
+		}
+	})
+	token := benchToken("EdDSA")
+	ctx := context.Background()
+	if _, err := v.Verify(ctx, token); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(ctx, token); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
