@@ -62,7 +62,9 @@ func (v *Verifier) Issuers() []IssuerInfo {
 //
 // A token seen before and still valid is answered from the verified-token
 // cache without any parsing or crypto, after re-checking exp/nbf against
-// the clock and that its signing key is still published.
+// the clock and that its signing key is still published. The issuer's
+// Validate hook (the user's rule) runs on every call, cache hit or not;
+// its pure Rules ran when the token was first verified.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Principal, error) {
 	if v.obs == nil {
 		p, _, _, err := v.verify(ctx, token)
