@@ -68,5 +68,18 @@ func Example_quickStartGRPC() {
 	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(tlsConfig)),
 		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor()))
-	_, _ = srv, err
+	ordersv1.RegisterOrdersServer(srv, orders)
+	defaulted, err := auth.CheckServer(srv) // err: a policy entry names no registered method (a typo)
+	_, _ = defaulted, err
 }
+
+// ordersv1 stands for the package protoc-gen-go-grpc generates from an
+// orders.proto; orders for its implementation.
+var ordersv1 = struct {
+	RegisterOrdersServer func(s grpc.ServiceRegistrar, srv any)
+}{RegisterOrdersServer: func(s grpc.ServiceRegistrar, srv any) {
+	s.RegisterService(&grpc.ServiceDesc{ServiceName: "orders.v1.Orders", HandlerType: (*any)(nil),
+		Methods: []grpc.MethodDesc{{MethodName: "List"}, {MethodName: "Create"}}}, srv)
+}}
+
+var orders any
