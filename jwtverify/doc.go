@@ -14,15 +14,16 @@
 //			Algorithms: []string{"RS256"},
 //		}},
 //	})
-//	if err != nil { ... } // misconfiguration fails here, not per request
+//	if err != nil {
+//		return err // misconfiguration fails here, not per request
+//	}
 //
 //	p, err := v.Verify(ctx, token)
 //	if err != nil {
-//		// *Error: jwtverify.ReasonOf(err) for logs and metrics,
-//		// ReasonOf(err).Code() and .Description() for the client.
+//		return err // *Error: ReasonOf(err) for logs and metrics, ReasonOf(err).Code() and .Description() for the client
 //	}
 //	if err := jwtverify.RequireAll("orders.read").Check(p); err != nil {
-//		// 403 insufficient_scope, scope="orders.read"
+//		return err // 403 insufficient_scope, scope="orders.read"
 //	}
 //
 // # Pipeline
