@@ -30,7 +30,13 @@ func createOrder(w http.ResponseWriter, r *http.Request) {}
 func readmeVerifier(ctx context.Context) (*jwtverify.Verifier, error) {
 	p, err := profiles.Okta(profiles.OktaOptions{Issuer: "https://acme.okta.com/oauth2/default",
 		Audience: "api://default", ClientIDs: []string{"0oa8acv8gbBPRCZ7I5d7"}})
+	if err != nil {
+		return nil, err
+	}
 	keys, err := p.StartKeys(ctx, jwkscache.Config{}) // fetches the JWKS, refreshes it in the background
+	if err != nil {
+		return nil, err
+	}
 	defer keys.Close()
 	v, err := jwtverify.New(jwtverify.Config{Issuers: profiles.IssuerConfigs(p)})
 	return v, err
