@@ -153,14 +153,18 @@ func docSnippets(t *testing.T, fset *token.FileSet, parsed map[string]*ast.File)
 	return out
 }
 
-// parsesAsGo reports whether a block without ":=" is Go (statements or
-// declarations) rather than a table, a list of metric names or a JSON
+// parsesAsGo reports whether a block without ":=" is Go (declarations,
+// statements or call arguments) rather than a table, a list of metric names or a JSON
 // sample, which contain brackets too.
 func parsesAsGo(block string) bool {
 	if _, err := parser.ParseFile(token.NewFileSet(), "", "package p\n"+block, 0); err == nil {
 		return true
 	}
-	_, err := parser.ParseFile(token.NewFileSet(), "", "package p\nfunc _() {\n"+block+"\n}", 0)
+	if _, err := parser.ParseFile(token.NewFileSet(), "", "package p\nfunc _() {\n"+block+"\n}", 0); err == nil {
+		return true
+	}
+	// Arguments of a call (a server option ending with a comma).
+	_, err := parser.ParseFile(token.NewFileSet(), "", "package p\nfunc _() {\nf(\n"+block+"\n)\n}", 0)
 	return err == nil
 }
 
