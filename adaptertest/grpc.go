@@ -72,7 +72,20 @@ type GRPCAdapter struct {
 	// metadata itself), closed with t.Cleanup too. The server must accept
 	// header lists of at least 2 MiB (grpc-go's default is 16 MiB).
 	Dial func(t testing.TB, s GRPCSetup) *grpc.ClientConn
+	// Client, instead of Dial, is for servers that are not grpc-go (Connect,
+	// say): it starts a server with the adapter configured from s and the
+	// kit's methods (each answering as Whoami does; MethodHealthCheck with
+	// SERVING; MethodWatch sending Whoami's answer twice), stops it with
+	// t.Cleanup, and returns the function that makes one call with its own
+	// client.
+	Client func(t testing.TB, s GRPCSetup) CallFunc
 }
+
+// CallFunc makes one call of method with the request metadata md (for
+// MethodWatch a server-streaming call, its answers joined with ","). It
+// returns the answer, or an error status.FromError reads: the code, the
+// message and the details (errdetails.ErrorInfo) the client received.
+type CallFunc func(ctx context.Context, method string, md metadata.MD) (string, error)
 
 // RunGRPC runs the conformance suite against a gRPC adapter: every H and I
 // row of SECURITY.md's catalogue that gRPC can carry (and B13a), for
@@ -84,8 +97,11 @@ type GRPCAdapter struct {
 // context, and that the observer got exactly one decision with the
 // expected result and reason.
 func RunGRPC(t *testing.T, a GRPCAdapter) {
+	if (a.Dial == nil) == (a.Client == nil) {
+		t.Fatal("adaptertest: set exactly one of GRPCAdapter.Dial and GRPCAdapter.Client")
+	}
 	env := NewEnv(t)
-	conns := map[bool]*grpc.ClientConn{}
+	calls := map[bool]CallFunc{}
 	recs := map[bool]*Recorder{}
 	for _, isDown := range []bool{false, true} {
 		rec := &Recorder{}
@@ -94,7 +110,7 @@ func RunGRPC(t *testing.T, a GRPCAdapter) {
 			v = env.Down
 		}
 		recs[isDown] = rec
-		conns[isDown] = a.Dial(t, GRPCSetup{
+		s := GRPCSetup{
 			Verifier: v, Observer: rec,
 			Methods: map[string]jwtverify.Requirement{
 				MethodWhoami: jwtverify.Authenticated(),
@@ -103,13 +119,26 @@ func RunGRPC(t *testing.T, a GRPCAdapter) {
 			},
 			Public:   []string{MethodHealthCheck},
 			Register: registerProbe,
-		})
+		}
+		if a.Client != nil {
+			calls[isDown] = a.Client(t, s)
+		} else {
+			conn := a.Dial(t, s)
+			calls[isDown] = func(ctx context.Context, method string, md metadata.MD) (string, error) {
+				for k, vs := range md {
+					for _, v := range vs {
+						ctx = metadata.AppendToOutgoingContext(ctx, k, v) // lower-cases k
+					}
+				}
+				return call(ctx, conn, method)
+			}
+		}
 	}
 	for _, c := range grpcCases(t, env) {
 		t.Run(c.Name, func(t *testing.T) {
 			rec := recs[c.Down]
 			rec.Take()
-			if err := doGRPC(t, conns[c.Down], c); err != nil {
+			if err := doGRPC(calls[c.Down], c); err != nil {
 				t.Fatal(err)
 			}
 			if err := checkEvents(rec.Take(), wantEvents(c.Result, c.Reason, false), a.Transport, c.Secrets); err != nil {
@@ -230,21 +259,24 @@ func grpcCases(t testing.TB, env *Env) []grpcCase {
 }
 
 // doGRPC makes the call of c and checks the answer.
-func doGRPC(t testing.TB, conn *grpc.ClientConn, c grpcCase) error {
+func doGRPC(call CallFunc, c grpcCase) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	key := c.Key
 	if key == "" {
 		key = "authorization"
 	}
+	// Keys are kept as the case spells them: grpc-go lower-cases them on
+	// the wire, HTTP clients canonicalise them.
+	md := metadata.MD{}
 	for _, a := range c.Auth {
-		ctx = metadata.AppendToOutgoingContext(ctx, key, a)
+		md[key] = append(md[key], a)
 	}
 	method := c.Method
 	if method == "" {
 		method = MethodWhoami
 	}
-	answer, err := call(ctx, conn, method)
+	answer, err := call(ctx, method, md)
 	return checkGRPCAnswer(c, answer, err)
 }
 
@@ -343,9 +375,11 @@ func registerProbe(s grpc.ServiceRegistrar) {
 	healthpb.RegisterHealthServer(s, health.NewServer())
 }
 
-// whoami answers "client=<id>" for the Principal of ctx, or fails with
-// Internal when the adapter put none there.
-func whoami(ctx context.Context) (string, error) {
+// Whoami is the answer of the kit's methods: "client=<client ID>" for the
+// Principal of ctx, or a codes.Internal status error when the adapter put
+// none there. Servers that are not grpc-go (GRPCAdapter.Client) answer
+// with it.
+func Whoami(ctx context.Context) (string, error) {
 	p, ok := jwtverify.FromContext(ctx)
 	if !ok {
 		return "", status.Error(codes.Internal, "adaptertest: no Principal in the handler's context")
@@ -362,7 +396,7 @@ func probeUnary(name string) grpc.MethodDesc {
 				return nil, err
 			}
 			h := func(ctx context.Context, _ any) (any, error) {
-				out, err := whoami(ctx)
+				out, err := Whoami(ctx)
 				if err != nil {
 					return nil, err
 				}
@@ -387,7 +421,7 @@ var probeDesc = grpc.ServiceDesc{
 				return err
 			}
 			for range 2 {
-				who, err := whoami(s.Context())
+				who, err := Whoami(s.Context())
 				if err != nil {
 					return err
 				}
