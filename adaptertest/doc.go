@@ -67,10 +67,17 @@
 //
 // The constructor gets a GRPCSetup (a policy: requirement per full method,
 // public methods, everything else denied) and returns a client connection
-// to a server it started with its interceptors and the kit's services
-// (GRPCSetup.Register). See RunGRPC.
+// to a grpc-go server it started with its interceptors and the kit's
+// services (GRPCSetup.Register). A server that is not grpc-go (Connect)
+// sets GRPCAdapter.Client instead: it serves the kit's methods with
+// Whoami and returns a CallFunc over its own client, which reports
+// refusals as gRPC status errors. See RunGRPC.
 //
 // Every adapter of this repository runs the kit: middleware (net/http),
 // middleware/echoauth (Echo v4), grpcauth, and the nested modules
-// echov5auth (Echo v5) and ginauth (Gin).
+// echov5auth (Echo v5), ginauth (Gin) and connectauth (Connect, over the
+// Connect protocol on HTTP/1.1 and HTTP/2 and the gRPC protocol).
+//
+// Overhead is the matching benchmark helper: what an adapter adds to the
+// same framework route, measured in interleaved blocks.
 package adaptertest

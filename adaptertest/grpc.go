@@ -269,8 +269,8 @@ func doGRPC(call CallFunc, c grpcCase) error {
 	// Keys are kept as the case spells them: grpc-go lower-cases them on
 	// the wire, HTTP clients canonicalise them.
 	md := metadata.MD{}
-	for _, a := range c.Auth {
-		md[key] = append(md[key], a)
+	if len(c.Auth) > 0 {
+		md[key] = c.Auth
 	}
 	method := c.Method
 	if method == "" {
