@@ -330,3 +330,58 @@ func TestPolicy(t *testing.T) {
 		t.Fatalf("CheckProcedures on a matching set = %v", err)
 	}
 }
+
+// TestRules: Deny carves a procedure out of a service wildcard, and the
+// Default rule decides undeclared procedures (deny, authenticated, allow).
+func TestRules(t *testing.T) {
+	env := adaptertest.NewEnv(t)
+	tok := env.Token(t, map[string]any{"scope": "orders.read"})
+	const list, purge, other = "/orders.v1.Orders/List", "/orders.v1.Orders/Purge", "/misc.v1.Misc/Ping"
+	for _, tc := range []struct {
+		name   string
+		def    connectauth.DefaultRule
+		method string
+		token  string
+		want   connect.Code // 0: OK
+	}{
+		{"wildcard_allows", connectauth.DefaultDeny, list, tok, 0},
+		{"deny_overrides_wildcard", connectauth.DefaultDeny, purge, tok, connect.CodePermissionDenied},
+		{"deny_still_authenticates_first", connectauth.DefaultDeny, purge, "", connect.CodeUnauthenticated},
+		{"default_deny", connectauth.DefaultDeny, other, tok, connect.CodePermissionDenied},
+		{"default_authenticated", connectauth.DefaultAuthenticated, other, tok, 0},
+		{"default_authenticated_needs_a_token", connectauth.DefaultAuthenticated, other, "", connect.CodeUnauthenticated},
+		{"default_allow", connectauth.DefaultAllow, other, "", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ic, err := connectauth.New(env.Verifier, connectauth.Policy{
+				Procedures: map[string]jwtverify.Requirement{"/orders.v1.Orders/*": jwtverify.RequireAll("orders.read")},
+				Deny:       []string{purge},
+				Default:    tc.def,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := func(ctx context.Context, _ *connect.Request[str]) (*connect.Response[str], error) {
+				if p, ok := jwtverify.FromContext(ctx); ok {
+					return connect.NewResponse(wrapperspb.String(p.ClientID())), nil
+				}
+				return connect.NewResponse(wrapperspb.String("-")), nil
+			}
+			mux := http.NewServeMux()
+			for _, m := range []string{list, purge, other} {
+				mux.Handle(m, connect.NewUnaryHandler(m, h, connect.WithInterceptors(ic)))
+			}
+			ts := startServer(t, mux, false)
+			req := connect.NewRequest(wrapperspb.String(""))
+			if tc.token != "" {
+				req.Header().Set("Authorization", "Bearer "+tc.token)
+			}
+			// The interceptor on the client side passes calls through.
+			c := connect.NewClient[str, str](ts.Client(), ts.URL+tc.method, connect.WithInterceptors(ic))
+			_, err = c.CallUnary(context.Background(), req)
+			if got := connect.CodeOf(err); (err == nil) != (tc.want == 0) || (err != nil && got != tc.want) {
+				t.Fatalf("%s: %v, want code %v", tc.method, err, tc.want)
+			}
+		})
+	}
+}
