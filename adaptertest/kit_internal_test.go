@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/goleak"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -14,6 +15,8 @@ import (
 	"github.com/m2mauth/m2mauth/jwtverify"
 	"github.com/m2mauth/m2mauth/middleware"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func caseNamed(t *testing.T, cs []httpCase, name string) httpCase {
 	for _, c := range cs {
