@@ -10,20 +10,20 @@ import (
 	"github.com/m2mauth/m2mauth/jwtverify"
 )
 
-// DefaultRule says what happens to a method that no pattern of a Policy
+// DefaultRule says what happens to a procedure that no pattern of a Policy
 // matches.
 type DefaultRule int
 
 const (
-	// DefaultDeny refuses every undeclared method (the zero value). The
+	// DefaultDeny refuses every undeclared procedure (the zero value). The
 	// caller is still authenticated first, so an anonymous caller learns
-	// nothing about which methods the policy declares: it gets
+	// nothing about which procedures the policy declares: it gets
 	// Unauthenticated, a verified caller gets PermissionDenied.
 	DefaultDeny DefaultRule = iota
 	// DefaultAuthenticated lets any caller with a valid token call an
-	// undeclared method (jwtverify.Authenticated()).
+	// undeclared procedure (jwtverify.Authenticated()).
 	DefaultAuthenticated
-	// DefaultAllow lets anyone call an undeclared method, without
+	// DefaultAllow lets anyone call an undeclared procedure, without
 	// credentials, as if it were listed in Policy.Public.
 	DefaultAllow
 )
@@ -67,17 +67,17 @@ const MaxPatternLength = 512
 // package may have several dot-separated parts or none. Matching is exact
 // and case-sensitive.
 //
-// For a method, the first of these that exists decides: its full-method
-// pattern, its service wildcard, the Default. So a full-method entry
+// For a procedure, the first of these that exists decides: its full-procedure
+// pattern, its service wildcard, the Default. So a full-procedure entry
 // overrides the wildcard of its service, whatever the lists they are in:
-// `Deny: {"/a.B/*"}` with `Procedures: {"/a.B/Get": req}` denies every method
+// `Deny: {"/a.B/*"}` with `Procedures: {"/a.B/Get": req}` denies every procedure
 // of a.B except Get.
 //
 // A pattern may appear in only one of Procedures, Public and Deny, and only
 // once; New reports every violation (ErrInvalidPattern, ErrDuplicateRule,
 // ErrConflictingRule) as a *PolicyError.
 //
-// The zero Policy denies every method.
+// The zero Policy denies every procedure.
 type Policy struct {
 	// Procedures maps patterns to the requirement a caller's verified token
 	// must meet. jwtverify.Authenticated() asks only for a valid token.
@@ -87,10 +87,10 @@ type Policy struct {
 	// carries no Principal. Use it for health checks and reflection
 	// (ExemptHealth, ExemptReflection).
 	Public []string
-	// Deny lists patterns nobody may call. Useful to carve a method out of
+	// Deny lists patterns nobody may call. Useful to carve a procedure out of
 	// a service wildcard, or with a Default other than DefaultDeny.
 	Deny []string
-	// Default applies to methods no pattern matches. The zero value is
+	// Default applies to procedures no pattern matches. The zero value is
 	// DefaultDeny.
 	Default DefaultRule
 }
@@ -122,7 +122,7 @@ func (p Policy) exempt(patterns ...string) Policy {
 var (
 	// ErrInvalidPattern: a pattern is neither "/pkg.Service/Method" nor
 	// "/pkg.Service/*".
-	ErrInvalidPattern = errors.New("connectauth: invalid method pattern")
+	ErrInvalidPattern = errors.New("connectauth: invalid procedure pattern")
 	// ErrDuplicateRule: a pattern appears twice in Public or in Deny.
 	ErrDuplicateRule = errors.New("connectauth: duplicate policy rule")
 	// ErrConflictingRule: a pattern appears in more than one of Procedures,
