@@ -90,4 +90,16 @@
 //
 // Every method of a nil *Principal returns zero values (no permission),
 // so a handler reached without the middleware fails closed.
+//
+// # Sender-constrained tokens
+//
+// A token with a cnf claim (RFC 7800) is bound to a certificate (RFC 8705)
+// or key (RFC 9449) its holder must prove. IssuerConfig.Binding sets the
+// issuer's policy (package binding: Off by default, Optional, Required).
+// Verify sees no request, so it refuses every bound token under every
+// policy; adapters call VerifyBound with what the request proved (the
+// client certificate of its TLS connection, binding.CertSource), and the
+// Principal carries the parsed confirmation (Principal.Confirmation),
+// cached with it. Binding refusals are ReasonBinding with the precise
+// binding.Reason as Error.Rule.
 package jwtverify

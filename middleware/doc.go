@@ -75,6 +75,28 @@
 // by WithServeMux picks, else jwtverify.RouteUnknown. Never the raw path or
 // query.
 //
+// # Certificate-bound tokens
+//
+// When an issuer's jwtverify.IssuerConfig.Binding policy is not
+// binding.Off, every adapter checks certificate-bound tokens (RFC 8705):
+// the SHA-256 thumbprint of the client certificate of the request's TLS
+// connection must equal the token's cnf "x5t#S256" (Verifier.VerifyBound).
+// The server must ask for client certificates: tls.Config.ClientAuth
+// tls.RequestClientCert or stronger. No CA verification is needed for
+// binding (the token's issuer vouched for the certificate when it bound the
+// token to it); VerifyClientCertIfGiven adds your own. A refused binding is
+// 401 invalid_token with one fixed description; the precise cause (not_tls,
+// no_client_certificate, thumbprint_mismatch, binding_required, ...) is the
+// event's Rule, for logs and metrics only. RFC 9728 metadata then
+// advertises tls_client_certificate_bound_access_tokens.
+//
+// Behind a TLS-terminating proxy, WithForwardedClientCert reads the
+// certificate from exactly one header in one format (binding.Forwarding).
+// It is opt-in; the proxy MUST strip client-supplied copies of that header
+// and the API MUST be reachable only through the proxy. Without it, such
+// headers are ignored. Connect interceptors cannot see TLS state: run this
+// middleware in front of a Connect handler to check the binding.
+//
 // # Adapters
 //
 // Authenticator holds the whole decision and describes it as an Outcome
