@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/m2mauth/m2mauth/binding"
 	"github.com/m2mauth/m2mauth/grpcauth"
 	"github.com/m2mauth/m2mauth/jwkscache"
 	"github.com/m2mauth/m2mauth/jwtverify"
@@ -89,3 +90,15 @@ var ordersv1 = struct {
 }}
 
 var orders any
+
+func Example_senderConstrained() {
+	v := func(ic jwtverify.IssuerConfig) *jwtverify.Verifier {
+		ic.Binding = binding.Config{Policy: binding.Optional, Methods: binding.Certificate} // or binding.Required
+		v, _ := jwtverify.New(jwtverify.Config{Issuers: []jwtverify.IssuerConfig{ic}})
+		return v
+	}(jwtverify.IssuerConfig{})
+	mw, _ := middleware.New(v)
+	mux := http.NewServeMux()
+	srv := &http.Server{Handler: mw.Handler(mux), TLSConfig: &tls.Config{ClientAuth: tls.RequestClientCert}}
+	_ = srv
+}
