@@ -348,5 +348,3 @@ func rss() int64 {
 }
 
 var errChildGone = errors.New("soak: the API child exited")
-
-

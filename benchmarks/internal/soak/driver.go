@@ -50,8 +50,6 @@ const (
 	outDropped                  // the driver could not queue the request
 )
 
-var outcomeNames = []string{"accepted", "refused", "unavailable", "error", "client_error", "dropped"}
-
 // record is one scheduled request. Times are Unix nanoseconds.
 type record struct {
 	sched, start, end int64
@@ -77,12 +75,14 @@ const (
 
 // driver runs the load against the child.
 type driver struct {
-	cfg     Config
-	iss     *oauthtest.Server
-	clients []oauth2.TokenSource
-	httpc   *http.Client
-	httpURL string
-	conn    *grpc.ClientConn
+	cfg       Config
+	iss       *oauthtest.Server
+	clients   []atomic.Pointer[clientSource]
+	newSource func(i int) *clientSource
+	restarts  int
+	httpc     *http.Client
+	httpURL   string
+	conn      *grpc.ClientConn
 
 	kidMu sync.Mutex
 	kids  []string
@@ -145,6 +145,19 @@ func (d *driver) info(tok string) (tokenInfo, error) {
 	return ti, nil
 }
 
+// clientSource is one client instance's token source (x/oauth2 caches
+// the token and renews it 10 s before expiry).
+type clientSource struct{ oauth2.TokenSource }
+
+// restartClients replaces every n-th client's token source, as if that
+// instance restarted: its next request gets a new token at once.
+func (d *driver) restartClients(n int) {
+	for i := d.restarts % n; i < len(d.clients); i += n {
+		d.clients[i].Store(d.newSource(i))
+	}
+	d.restarts++
+}
+
 // attackToken makes the token of one attack.
 func (d *driver) attackToken(kind uint8, client string) (string, error) {
 	switch kind {
@@ -173,7 +186,7 @@ func (d *driver) do(ctx context.Context, j job, clientIDs []string) record {
 	rec := record{sched: j.sched, kind: j.kind, grpc: j.grpc, kid: -1}
 	var tok string
 	if j.kind == kindValid {
-		t, err := d.clients[j.client].Token()
+		t, err := d.clients[j.client].Load().Token()
 		if err != nil {
 			rec.start = time.Now().UnixNano()
 			rec.end = rec.start

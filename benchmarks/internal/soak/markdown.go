@@ -38,6 +38,13 @@ func Markdown(r *Report) string {
 	t := r.Totals
 	w("| Requests | %d: must accept %d, must refuse %d (of which %d valid tokens of a withdrawn key or while no key set was usable), either %d |\n", t.Requests, t.MustAccept, t.MustRefuse, t.ValidRefusedByDesign, t.Either)
 	w("| Wrong answers | false accepts **%d**, false refuses **%d**, 503 while a key set was usable **%d**, transport errors %d, dropped %d |\n", t.FalseAccepts, t.FalseRefuses, t.Disallowed503, t.Errors, t.Dropped)
+	var attacks []string
+	for _, k := range kindNames[1:] {
+		if c := r.ByKind[k]; c != nil {
+			attacks = append(attacks, fmt.Sprintf("%s %d (accepted %d)", k, c.Requests, c.Accepted))
+		}
+	}
+	w("| Attacks | %s |\n", strings.Join(attacks, ", "))
 	w("| Client side | %d requests not sent: the client had no token (token endpoint down when its token was due) |\n", t.ClientErrors)
 	rs := r.Resources
 	w("| API child | peak RSS %.1f MiB, peak heap %.1f MiB; live heap idle %.1f MiB before, %.1f MiB after (bound %.1f MiB); goroutines idle %d before, %d after; under load first %d, last %d, max %d |\n\n",

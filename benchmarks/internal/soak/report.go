@@ -19,13 +19,16 @@ type Report struct {
 	OK       bool     `json:"ok"`
 	Failures []string `json:"failures"`
 
-	Settings  Settings      `json:"settings"`
-	Totals    Counts        `json:"totals"`
-	Phases    []*PhaseStats `json:"phases"`
-	Events    []*EventStats `json:"events"`
-	Fetches   FetchStats    `json:"fetches"`
-	Resources Resources     `json:"resources"`
-	Issuer    IssuerHistory `json:"issuer"`
+	Settings Settings `json:"settings"`
+	Totals   Counts   `json:"totals"`
+	// ByKind splits the totals by request kind: valid tokens and each
+	// attack.
+	ByKind    map[string]*Counts `json:"by_kind"`
+	Phases    []*PhaseStats      `json:"phases"`
+	Events    []*EventStats      `json:"events"`
+	Fetches   FetchStats         `json:"fetches"`
+	Resources Resources          `json:"resources"`
+	Issuer    IssuerHistory      `json:"issuer"`
 }
 
 // Settings records what the run was configured with and where it ran.
@@ -137,12 +140,12 @@ type FetchStats struct {
 	Bound      int            `json:"bound"`
 	ByCause    map[string]int `json:"by_cause"`
 	ByClass    map[string]int `json:"by_class"`
-	MinGapMs   float64        `json:"min_gap_ms"`   // end of a fetch to the start of the next
+	MinGapMs   float64        `json:"min_gap_ms"` // end of a fetch to the start of the next
 	MinUnknown float64        `json:"min_unknown_kid_spacing_ms"`
 	// Recoveries: after each stretch of JWKS or discovery faults that
 	// failed a fetch, seconds until the next successful fetch.
-	Recoveries     []float64 `json:"recoveries_s"`
-	RecoveryBound  float64   `json:"recovery_bound_s"`
+	Recoveries     []float64        `json:"recoveries_s"`
+	RecoveryBound  float64          `json:"recovery_bound_s"`
 	UnknownKIDMiss map[string]int64 `json:"unknown_kid_misses"`
 }
 
@@ -171,19 +174,19 @@ func (r *Report) fail(format string, args ...any) {
 }
 
 type evalInput struct {
-	cfg          Config
-	start, end   int64
-	records      []record
-	kids         []string
-	keys         []keyEntry
-	faults       []faultEntry
-	phases       []phaseRun
-	fetches      []FetchRecord
-	samples      []Sample
-	base, final  Sample
-	defs         []phaseDef
-	loadBefore   string
-	loadAfter    string
+	cfg         Config
+	start, end  int64
+	records     []record
+	kids        []string
+	keys        []keyEntry
+	faults      []faultEntry
+	phases      []phaseRun
+	fetches     []FetchRecord
+	samples     []Sample
+	base, final Sample
+	defs        []phaseDef
+	loadBefore  string
+	loadAfter   string
 }
 
 func secs(d time.Duration) float64 { return math.Round(d.Seconds()*100) / 100 }
@@ -191,7 +194,7 @@ func secs(d time.Duration) float64 { return math.Round(d.Seconds()*100) / 100 }
 // evaluate computes the ground truth of every request and the checks.
 func evaluate(in evalInput) *Report {
 	cfg := &in.cfg
-	rep := &Report{OK: true, Failures: []string{}}
+	rep := &Report{OK: true, Failures: []string{}, ByKind: map[string]*Counts{}}
 	attack := cfg.Rate * cfg.AttackShare
 	valid := cfg.Rate - attack
 	rep.Settings = Settings{
@@ -302,51 +305,14 @@ func evaluate(in evalInput) *Report {
 		if ps == nil {
 			continue
 		}
-		c := &ps.Counts
-		c.Requests++
-		switch rec.outcome {
-		case outClientError:
-			c.ClientErrors++
-			continue
-		case outDropped:
-			c.Dropped++
-			continue
-		case outError:
-			c.Errors++
-		case outAccepted:
-			c.Accepted++
-		case outRefused:
-			c.Refused++
-		case outUnavailable:
-			c.Unavailable++
+		kc := rep.ByKind[kindNames[rec.kind]]
+		if kc == nil {
+			kc = &Counts{}
+			rep.ByKind[kindNames[rec.kind]] = kc
 		}
-		ps.lat = append(ps.lat, rec.end-rec.sched)
-		var want uint8
-		var allow503 bool
-		var reason, kid string
-		if rec.kind == kindValid {
-			kid = in.kids[rec.kid]
-			want, allow503, reason = classify(tl, keyBy[kid], kid, rec.exp, rec.start, rec.end, cfg.Leeway)
-		} else {
-			want = mustRefuse
-			_, _, allow503 = tl.query(rec.start, rec.end, "")
-		}
-		switch want {
-		case mustAccept:
-			c.MustAccept++
-			if rec.outcome == outRefused || rec.outcome == outUnavailable {
-				c.FalseRefuses++
-			}
-		case mustRefuse:
-			c.MustRefuse++
-			if rec.outcome == outAccepted {
-				c.FalseAccepts++
-			}
-			if rec.kind == kindValid && rec.outcome != outAccepted {
-				c.ValidRefusedByDesign++
-			}
-		case either:
-			c.Either++
+		var one Counts
+		c := &one
+		ps.lat = countRecord(c, rec, ps.lat, func(reason, kid string) {
 			var ev *EventStats
 			switch reason {
 			case eitherUnfetched:
@@ -366,14 +332,14 @@ func evaluate(in evalInput) *Report {
 			} else {
 				ev.Either++
 			}
-		}
-		if rec.outcome == outUnavailable {
-			if allow503 {
-				c.Allowed503++
-			} else {
-				c.Disallowed503++
-			}
-		}
+		}, func(kid string) (uint8, bool, string) {
+			return classify(tl, keyBy[kid], kid, rec.exp, rec.start, rec.end, cfg.Leeway)
+		}, func() bool {
+			_, _, none := tl.query(rec.start, rec.end, "")
+			return none
+		}, in.kids)
+		ps.Counts.add(one)
+		kc.add(one)
 	}
 	for _, ps := range rep.Phases {
 		slices.Sort(ps.lat)
@@ -624,4 +590,63 @@ func loadAvg() string {
 		return ""
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// countRecord counts one request into c and returns lat with its latency;
+// charge receives the reason and kid of an "either".
+func countRecord(c *Counts, rec *record, lat []int64, charge func(reason, kid string),
+	truth func(kid string) (uint8, bool, string), noneAt func() bool, kids []string) []int64 {
+	c.Requests++
+	switch rec.outcome {
+	case outClientError:
+		c.ClientErrors++
+		return lat
+	case outDropped:
+		c.Dropped++
+		return lat
+	case outError:
+		c.Errors++
+	case outAccepted:
+		c.Accepted++
+	case outRefused:
+		c.Refused++
+	case outUnavailable:
+		c.Unavailable++
+	}
+	lat = append(lat, rec.end-rec.sched)
+	var want uint8
+	var allow503 bool
+	var reason, kid string
+	if rec.kind == kindValid {
+		kid = kids[rec.kid]
+		want, allow503, reason = truth(kid)
+	} else {
+		want, allow503 = mustRefuse, noneAt()
+	}
+	switch want {
+	case mustAccept:
+		c.MustAccept++
+		if rec.outcome == outRefused || rec.outcome == outUnavailable {
+			c.FalseRefuses++
+		}
+	case mustRefuse:
+		c.MustRefuse++
+		if rec.outcome == outAccepted {
+			c.FalseAccepts++
+		}
+		if rec.kind == kindValid && rec.outcome != outAccepted {
+			c.ValidRefusedByDesign++
+		}
+	case either:
+		c.Either++
+		charge(reason, kid)
+	}
+	if rec.outcome == outUnavailable {
+		if allow503 {
+			c.Allowed503++
+		} else {
+			c.Disallowed503++
+		}
+	}
+	return lat
 }

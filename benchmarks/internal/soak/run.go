@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -67,9 +68,13 @@ func Run(cfg Config) (*Report, error) {
 	octx := context.WithValue(context.Background(), oauth2.HTTPClient, tokenHTTP)
 	d := &driver{cfg: cfg, iss: iss, kidIx: map[string]int32{}, parsed: map[string]tokenInfo{},
 		httpURL: "http://" + ready.HTTP + httpPath}
-	for _, id := range clientIDs {
-		c := clientcredentials.Config{ClientID: id, ClientSecret: "secret-" + id, TokenURL: iss.TokenURL()}
-		d.clients = append(d.clients, c.TokenSource(octx))
+	d.clients = make([]atomic.Pointer[clientSource], len(clientIDs))
+	d.newSource = func(i int) *clientSource {
+		c := clientcredentials.Config{ClientID: clientIDs[i], ClientSecret: "secret-" + clientIDs[i], TokenURL: iss.TokenURL()}
+		return &clientSource{c.TokenSource(octx)}
+	}
+	for i := range clientIDs {
+		d.clients[i].Store(d.newSource(i))
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: cfg.Workers, MaxConnsPerHost: cfg.Workers, IdleConnTimeout: time.Minute, DisableCompression: true}
 	d.httpc = &http.Client{Timeout: 10 * time.Second, Transport: tr}
@@ -252,7 +257,7 @@ func play(cfg *Config, is *issuerLog, d *driver, start, end time.Time, phases *[
 					return err
 				}
 				for next < len(p.steps) && !t.Add(p.steps[next].at).After(now) {
-					if err := p.steps[next].do(is); err != nil {
+					if err := p.steps[next].do(is, d); err != nil {
 						return err
 					}
 					next++

@@ -15,7 +15,7 @@ const maxResponseBytes = 64 << 10
 // step is an action at an offset into its phase.
 type step struct {
 	at time.Duration
-	do func(is *issuerLog) error
+	do func(is *issuerLog, d *driver) error
 }
 
 // phaseDef is one phase of the fault schedule.
@@ -30,8 +30,8 @@ type phaseDef struct {
 // schedule returns one cycle of the fault schedule on the compressed clock.
 func schedule(c *Config) []phaseDef {
 	r, ft := c.Refresh, c.FetchTimeout
-	jwks := func(f oauthtest.Fault) func(*issuerLog) error {
-		return func(is *issuerLog) error { is.setFault(oauthtest.EndpointJWKS, f); return nil }
+	jwks := func(f oauthtest.Fault) func(*issuerLog, *driver) error {
+		return func(is *issuerLog, d *driver) error { is.setFault(oauthtest.EndpointJWKS, f); return nil }
 	}
 	// Faulted stretches stay under MaxStaleness minus a refresh interval,
 	// with a recovery between them, so that only the "stale" phase lets the
@@ -52,31 +52,37 @@ func schedule(c *Config) []phaseDef {
 		recover,
 		{name: "discovery-down", dur: 8 * time.Second, what: "discovery and JWKS 500 for 4 s, then discovery alone 500 (a failed fetch makes the API rediscover)",
 			steps: []step{
-				{0, func(is *issuerLog) error {
+				{0, func(is *issuerLog, d *driver) error {
 					is.setFault(oauthtest.EndpointDiscovery, oauthtest.Fault{Status: 500})
 					is.setFault(oauthtest.EndpointJWKS, oauthtest.Fault{Status: 500})
 					return nil
 				}},
-				{4 * time.Second, func(is *issuerLog) error { is.clearFault(oauthtest.EndpointJWKS); return nil }},
+				{4 * time.Second, func(is *issuerLog, d *driver) error { is.clearFault(oauthtest.EndpointJWKS); return nil }},
 			}},
 		recover,
 		{name: "rotate-overlap", dur: 2 * r, what: "new signing key published; the old one stays until its tokens expired",
-			steps: []step{{0, func(is *issuerLog) error { return is.rotate(true) }}}},
+			steps: []step{{0, func(is *issuerLog, d *driver) error { return is.rotate(true) }}}},
 		{name: "token-down", dur: 10 * time.Second, what: "token endpoint 503: clients keep their tokens, renewals fail",
-			steps: []step{{0, func(is *issuerLog) error {
+			steps: []step{{0, func(is *issuerLog, d *driver) error {
 				is.setFault(oauthtest.EndpointToken, oauthtest.Fault{Status: 503})
 				return nil
 			}}}},
 		{name: "withdraw", dur: 10 * time.Second, what: "rotation, then the previous key withdrawn after 4 s while tokens signed by it are in use and cached",
 			steps: []step{
-				{0, func(is *issuerLog) error { return is.rotate(false) }},
-				{4 * time.Second, func(is *issuerLog) error { return is.withdrawPrevious() }},
+				{0, func(is *issuerLog, d *driver) error { return is.rotate(false) }},
+				{4 * time.Second, func(is *issuerLog, d *driver) error { return is.withdrawPrevious() }},
 			}},
 		{name: "outage-rotation", dur: 10 * time.Second, burst: true,
-			what: "JWKS 500, a rotation 2 s in, and a burst of unknown-kid tokens",
+			what: "JWKS 500, a rotation 2 s in (a quarter of the clients restart then and get tokens signed by the new key: refused until the outage ends, by design), and a burst of unknown-kid tokens",
 			steps: []step{
 				{0, jwks(oauthtest.Fault{Status: 500})},
-				{2 * time.Second, func(is *issuerLog) error { return is.rotate(true) }},
+				{2 * time.Second, func(is *issuerLog, d *driver) error {
+					if err := is.rotate(true); err != nil {
+						return err
+					}
+					d.restartClients(4) // new instances get tokens signed by the new key
+					return nil
+				}},
 			}},
 		recover,
 		{name: "stale", dur: c.MaxStaleness + 4*time.Second, what: fmt.Sprintf("JWKS 500 beyond the %v maximum staleness: 503 allowed once the set is stale", c.MaxStaleness),
