@@ -36,15 +36,29 @@ func main() {
 		lifetime = flag.Duration("token-lifetime", d.TokenLifetime, "issued tokens' lifetime (x/oauth2 renews 10s early)")
 		jsonOut  = flag.String("json", "", "write the JSON report to this file")
 		mdOut    = flag.String("md", "", "write the Markdown section into this file (between its markers, or appended)")
+		fromJSON = flag.String("from-json", "", "do not run: render the report saved by -json")
 	)
 	flag.Parse()
-	rep, err := soak.Run(soak.Config{Duration: *duration, Rate: *rate, AttackShare: *attack, Clients: *clients, TokenLifetime: *lifetime})
-	if err != nil {
-		log.Fatal(err)
+	var rep *soak.Report
+	if *fromJSON != "" {
+		b, err := os.ReadFile(*fromJSON)
+		if err != nil {
+			log.Fatal(err)
+		}
+		rep = new(soak.Report)
+		if err := json.Unmarshal(b, rep); err != nil {
+			log.Fatal(err)
+		}
+	} else {
+		var err error
+		rep, err = soak.Run(soak.Config{Duration: *duration, Rate: *rate, AttackShare: *attack, Clients: *clients, TokenLifetime: *lifetime})
+		if err != nil {
+			log.Fatal(err)
+		}
 	}
 	md := soak.Markdown(rep)
 	fmt.Print(md)
-	if *jsonOut != "" {
+	if *jsonOut != "" && *fromJSON == "" {
 		b, _ := json.MarshalIndent(rep, "", "  ")
 		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
 			log.Fatal(err)

@@ -260,7 +260,7 @@ func evaluate(in evalInput) *Report {
 	var staleEvs []*EventStats
 	var staleFrom []int64
 	for _, s := range tl.states[1:] {
-		if s.none {
+		if s.none && s.from < in.end {
 			ev := &EventStats{Kind: "stale", At: rel(s.from)}
 			// The set goes stale within a fetch timeout; it comes back with
 			// the first fetch after the fault, which a waiting request shares.
