@@ -51,6 +51,25 @@ func Markdown(r *Report) string {
 		mib(uint64(rs.PeakRSS)), mib(rs.PeakHeap), mib(rs.IdleBefore.HeapAlloc), mib(rs.IdleAfter.HeapAlloc), mib(rs.HeapBound),
 		rs.IdleBefore.Goroutines, rs.IdleAfter.Goroutines, rs.Goroutines[0], rs.Goroutines[1], rs.MaxGor)
 
+	if pts := spread(rs.Series, 10); len(pts) > 0 {
+		w("API child over the run (per-second samples in the JSON report; ten shown):\n\n| t s |")
+		for _, p := range pts {
+			w(" %.0f |", float64(p.T-pts[0].T)/1e9)
+		}
+		w("\n|---|%s\n| RSS MiB |", strings.Repeat("---|", len(pts)))
+		for _, p := range pts {
+			w(" %.1f |", mib(uint64(p.RSS)))
+		}
+		w("\n| heap MiB |")
+		for _, p := range pts {
+			w(" %.1f |", mib(p.HeapAlloc))
+		}
+		w("\n| goroutines |")
+		for _, p := range pts {
+			w(" %d |", p.Goroutines)
+		}
+		w("\n\n")
+	}
 	w("### Per phase (all cycles)\n\n")
 	w("| Phase | Fault | Runs | Requests | Must accept | Must refuse | Either | False accepts | False refuses | 503 allowed / not | Client errors | p50 ms | p99 ms | p99.9 ms | JWKS fetches / bound |\n")
 	w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
@@ -114,6 +133,18 @@ func ReplaceSection(doc, section string) string {
 		return doc[:i] + strings.TrimRight(section, "\n") + doc[j+len(SectionEnd):]
 	}
 	return strings.TrimRight(doc, "\n") + "\n\n" + section
+}
+
+// spread picks n samples evenly from s (all of them when fewer).
+func spread(s []Sample, n int) []Sample {
+	if len(s) <= n {
+		return s
+	}
+	out := make([]Sample, 0, n)
+	for i := range n {
+		out = append(out, s[i*(len(s)-1)/(n-1)])
+	}
+	return out
 }
 
 func ratio(a, b float64) float64 {

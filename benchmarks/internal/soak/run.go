@@ -126,6 +126,7 @@ func Run(cfg Config) (*Report, error) {
 
 	// Idle again: close the connections and let the API settle.
 	tr.CloseIdleConnections()
+	tokenHTTP.CloseIdleConnections()
 	_ = d.conn.Close()
 	var final Sample
 	for i := 0; ; i++ {

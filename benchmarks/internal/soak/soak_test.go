@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // TestMain lets the test binary serve as the soak's API child.
@@ -129,6 +131,7 @@ func TestSoakShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for about 20 s")
 	}
+	defer goleak.VerifyNone(t)
 	rep, err := Run(Config{Duration: 16 * time.Second, Rate: 100, Clients: 5, Log: testLog{t}})
 	if err != nil {
 		t.Fatal(err)
