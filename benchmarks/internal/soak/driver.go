@@ -195,14 +195,16 @@ func (d *driver) do(ctx context.Context, j job, clientIDs []string) record {
 		}
 		ti, err := d.info(t.AccessToken)
 		if err != nil {
-			rec.outcome = outError
+			rec.start = time.Now().UnixNano()
+			rec.end, rec.outcome = rec.start, outError
 			return rec
 		}
 		tok, rec.kid, rec.exp = t.AccessToken, ti.kid, ti.exp
 	} else {
 		var err error
 		if tok, err = d.attackToken(j.kind, clientIDs[j.client]); err != nil {
-			rec.outcome = outError
+			rec.start = time.Now().UnixNano()
+			rec.end, rec.outcome = rec.start, outError
 			return rec
 		}
 	}

@@ -614,6 +614,9 @@ func countRecord(c *Counts, rec *record, lat []int64, charge func(reason, kid st
 		c.Unavailable++
 	}
 	lat = append(lat, rec.end-rec.sched)
+	if rec.kind == kindValid && rec.kid < 0 {
+		return lat // failed before a token was sent (an error, counted above)
+	}
 	var want uint8
 	var allow503 bool
 	var reason, kid string

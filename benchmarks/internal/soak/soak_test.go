@@ -2,6 +2,7 @@ package soak
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +112,41 @@ func TestEvaluateFails(t *testing.T) {
 			return rs
 		}(), "withdrawal"},
 	}
+	// Checks of the API's behaviour beyond single answers.
+	mutations := []struct {
+		name   string
+		mutate func(in *evalInput)
+		fail   string
+	}{
+		{"unknown-kid refreshes inside the cooldown", func(in *evalInput) {
+			in.fetches = append(slices.Clone(in.fetches),
+				FetchRecord{Cause: "unknown_kid", Class: "http_status", Start: 2 * sec, End: 2*sec + 1000, Obs: 2*sec + 2000},
+				FetchRecord{Cause: "unknown_kid", Class: "http_status", Start: 3*sec + 2000, End: 3*sec + 3000, Obs: 3*sec + 4000})
+		}, "unknown-kid fetches"},
+		{"fetch right after a fetch", func(in *evalInput) {
+			in.fetches = append(slices.Clone(in.fetches),
+				FetchRecord{Cause: "scheduled", Class: "http_status", Start: 7*sec + 2e8, End: 7*sec + 3e8, Obs: 7*sec + 3e8})
+		}, "after the previous one ended"},
+		{"goroutine growth", func(in *evalInput) { in.base.Goroutines, in.final.Goroutines = 7, 7+goroutineTolerance+1 }, "goroutines grew"},
+		{"heap growth", func(in *evalInput) { in.final.HeapAlloc = uint64(in.cfg.CacheMaxBytes+in.cfg.HeapAllowance) + 1 }, "live heap grew"},
+		{"slow recovery", func(in *evalInput) {
+			// The JWKS fails from 2.5 s to 3.2 s; the next good fetch is at 7 s.
+			in.faults = []faultEntry{{Endpoint: "jwks", Start: 2*sec + 5e8, End: 3*sec + 2e8}}
+			in.fetches = append(slices.Clone(in.fetches),
+				FetchRecord{Cause: "scheduled", Class: "http_status", Start: 2*sec + 6e8, End: 2*sec + 7e8, Obs: 2*sec + 7e8})
+		}, "recovered"},
+	}
+	for _, m := range mutations {
+		in := base
+		in.cfg.HeapAllowance = 8 << 20
+		in.cfg.CacheMaxBytes = 4 << 20
+		m.mutate(&in)
+		rep := evaluate(in)
+		if got := strings.Join(rep.Failures, "; "); rep.OK || !strings.Contains(got, m.fail) {
+			t.Errorf("%s: failures %q, want one about %q", m.name, got, m.fail)
+		}
+	}
+
 	for _, c := range cases {
 		in := base
 		in.records = c.records
