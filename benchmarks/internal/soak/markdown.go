@@ -94,7 +94,7 @@ func Markdown(r *Report) string {
 	w("\nLatency is open-loop: from the request's scheduled time to its answer, so a slow answer cannot hide as lower load.\n\n")
 
 	w("### Either, per event\n\n")
-	w("A rotation's bound is valid rate x (time the JWKS could not be fetched + max(cooldown, 1 s) + fetch timeout + %s slack); a withdrawal's is valid rate x (blocked time + refresh + fetch timeout + slack); going stale, valid rate x (2 x fetch timeout + 0.5 s + 2 x slack). The window is how long the API took to serve the change.\n\n", s.Slack)
+	w("A rotation's bound is valid rate x (time the JWKS could not be fetched + max(cooldown, 1 s) + fetch timeout + slack); a withdrawal's is valid rate x (blocked time + refresh + fetch timeout + slack); going stale, valid rate x (2 x fetch timeout + 0.5 s + 2 x slack). The catch-up is how long the API took to serve the change. %s\n\n", slackText(s))
 	w("| Event | Count | Either, total | Highest either / its bound | Slowest catch-up s / its bound | All within bounds |\n|---|---|---|---|---|---|\n")
 	kinds := map[string][]*EventStats{}
 	for _, e := range r.Events {
@@ -155,6 +155,13 @@ func spread(s []Sample, n int) []Sample {
 		out = append(out, s[i*(len(s)-1)/(n-1)])
 	}
 	return out
+}
+
+func slackText(s Settings) string {
+	if s.Starvation == "" { // reports from before the starvation allowance
+		return "Slack: " + s.Slack + " (these bounds add no allowance for the measured starvation)."
+	}
+	return "Slack: " + s.Slack + " plus the worst starvation measured (" + s.Starvation + ")."
 }
 
 func ratio(a, b float64) float64 {

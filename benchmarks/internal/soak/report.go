@@ -33,30 +33,33 @@ type Report struct {
 
 // Settings records what the run was configured with and where it ran.
 type Settings struct {
-	Start          string  `json:"start_utc"`
-	Duration       string  `json:"duration"`
-	Rate           float64 `json:"rate"`
-	ValidRate      float64 `json:"valid_rate"`
-	AttackRate     float64 `json:"attack_rate"`
-	BurstRate      float64 `json:"burst_rate"`
-	Clients        int     `json:"clients"`
-	TokenLifetime  string  `json:"token_lifetime"`
-	Refresh        string  `json:"refresh"`
-	Cooldown       string  `json:"unknown_kid_cooldown"`
-	FetchTimeout   string  `json:"fetch_timeout"`
-	MaxStaleness   string  `json:"max_staleness"`
-	BackoffMax     string  `json:"backoff_max"`
-	Leeway         string  `json:"leeway"`
-	CacheMaxBytes  int64   `json:"cache_max_bytes"`
-	HeapAllowance  int64   `json:"heap_allowance"`
-	Slack          string  `json:"slack"`
-	Cycle          string  `json:"cycle"`
-	Go             string  `json:"go"`
-	CPUs           int     `json:"cpus"`
-	LoadAvgBefore  string  `json:"loadavg_before"`
-	LoadAvgAfter   string  `json:"loadavg_after"`
-	Algorithm      string  `json:"algorithm"`
-	TransportSplit string  `json:"transports"`
+	Start         string  `json:"start_utc"`
+	Duration      string  `json:"duration"`
+	Rate          float64 `json:"rate"`
+	ValidRate     float64 `json:"valid_rate"`
+	AttackRate    float64 `json:"attack_rate"`
+	BurstRate     float64 `json:"burst_rate"`
+	Clients       int     `json:"clients"`
+	TokenLifetime string  `json:"token_lifetime"`
+	Refresh       string  `json:"refresh"`
+	Cooldown      string  `json:"unknown_kid_cooldown"`
+	FetchTimeout  string  `json:"fetch_timeout"`
+	MaxStaleness  string  `json:"max_staleness"`
+	BackoffMax    string  `json:"backoff_max"`
+	Leeway        string  `json:"leeway"`
+	CacheMaxBytes int64   `json:"cache_max_bytes"`
+	HeapAllowance int64   `json:"heap_allowance"`
+	Slack         string  `json:"slack"`
+	// Starvation is the longest delay of the API's one-second sampler
+	// beyond its second, added to every time bound.
+	Starvation     string `json:"starvation"`
+	Cycle          string `json:"cycle"`
+	Go             string `json:"go"`
+	CPUs           int    `json:"cpus"`
+	LoadAvgBefore  string `json:"loadavg_before"`
+	LoadAvgAfter   string `json:"loadavg_after"`
+	Algorithm      string `json:"algorithm"`
+	TransportSplit string `json:"transports"`
 }
 
 // Counts are request counts by expected and actual outcome.
@@ -216,7 +219,12 @@ func evaluate(in evalInput) *Report {
 	rel := func(t int64) float64 { return math.Round(float64(t-in.start)/1e7) / 100 }
 
 	// Events that "either" requests are charged to.
-	slack := cfg.Slack
+	// Every time bound gets the configured slack plus the longest time the
+	// machine left the API without CPU (measured by its one-second
+	// sampler): a stalled process delays its fetches and queues requests.
+	stall := starvation(in.samples)
+	slack := cfg.Slack + stall
+	rep.Settings.Starvation = stall.Round(time.Millisecond).String()
 	catchUp := max(cfg.Cooldown, jwkscache.MinFetchGap) + cfg.FetchTimeout + slack
 	var events []*EventStats
 	pubEv := map[string]*EventStats{}
@@ -489,8 +497,9 @@ func evalFetches(rep *Report, in evalInput, tl *apiTimeline) {
 	}
 
 	// Recovery after each stretch of faults that failed a fetch.
-	fs.RecoveryBound = secs(cfg.BackoffMax + cfg.FetchTimeout + cfg.Slack)
-	for _, iv := range faultStretches(in.faults, in.end, int64(cfg.BackoffMax+cfg.FetchTimeout+cfg.Slack)) {
+	recovery := cfg.BackoffMax + cfg.FetchTimeout + cfg.Slack + starvation(in.samples)
+	fs.RecoveryBound = secs(recovery)
+	for _, iv := range faultStretches(in.faults, in.end, int64(recovery)) {
 		failed := false
 		for _, x := range f {
 			if x.Class != string(jwkscache.ClassOK) && x.End >= iv[0] && x.Start <= iv[1] {
@@ -509,7 +518,7 @@ func evalFetches(rep *Report, in evalInput, tl *apiTimeline) {
 			}
 		}
 		if next == 0 {
-			if iv[1]+int64(cfg.BackoffMax+cfg.FetchTimeout+cfg.Slack) < in.end {
+			if iv[1]+int64(recovery) < in.end {
 				rep.fail("no successful fetch after the faults that ended at %.1fs", float64(iv[1]-in.start)/1e9)
 			}
 			continue
@@ -577,6 +586,16 @@ func evalResources(rep *Report, in evalInput) {
 		rep.fail("live heap grew: %d KiB idle before, %d KiB after (bound %d KiB: cache maximum %d KiB + %d KiB)",
 			in.base.HeapAlloc>>10, in.final.HeapAlloc>>10, rs.HeapBound>>10, cfg.CacheMaxBytes>>10, cfg.HeapAllowance>>10)
 	}
+}
+
+// starvation is how much later than a second the API's sampler ran at
+// worst: the longest time the machine did not run the API.
+func starvation(samples []Sample) time.Duration {
+	var gap int64
+	for i := 1; i < len(samples); i++ {
+		gap = max(gap, samples[i].T-samples[i-1].T)
+	}
+	return max(0, time.Duration(gap)-time.Second)
 }
 
 // loadAvg returns /proc/loadavg's first three fields ("" elsewhere).

@@ -189,3 +189,36 @@ func (l testLog) Write(p []byte) (int, error) {
 	l.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+// A process the machine did not run for a while catches up late by as
+// much: the measured starvation widens the time bounds, and only by that.
+func TestStarvationWidensBounds(t *testing.T) {
+	if got := starvation([]Sample{{T: 0}, {T: sec}, {T: 4 * sec}, {T: 5 * sec}}); got != 2*time.Second {
+		t.Fatalf("starvation = %v, want 2s", got)
+	}
+	cfg, _, keys := synthetic()
+	in := evalInput{cfg: *cfg, start: 0, end: 18 * sec, kids: []string{"A", "B"},
+		keys: []keyEntry{*keys["A"], *keys["B"]},
+		// The JWKS fails from 2.5 s to 3.2 s; the next good fetch is at
+		// 7 s: 3.8 s later, over the 3.5 s bound.
+		faults: []faultEntry{{Endpoint: "jwks", Start: 2*sec + 5e8, End: 3*sec + 2e8}},
+		fetches: []FetchRecord{
+			{Cause: "scheduled", Class: "ok", Start: sec - 1000, End: sec, Obs: sec + 1000, Generation: 1, KIDs: []string{"A"}},
+			{Cause: "scheduled", Class: "http_status", Start: 2*sec + 6e8, End: 2*sec + 7e8, Obs: 2*sec + 7e8},
+			{Cause: "scheduled", Class: "ok", Start: 7*sec - 1000, End: 7 * sec, Obs: 7*sec + 1000, Generation: 2, KIDs: []string{"B"}},
+			{Cause: "scheduled", Class: "ok", Start: 10*sec - 1000, End: 10 * sec, Obs: 10*sec + 1000, Generation: 3, KIDs: []string{"B"}},
+			{Cause: "scheduled", Class: "ok", Start: 13*sec - 1000, End: 13 * sec, Obs: 13*sec + 1000, Generation: 4, KIDs: []string{"B"}},
+			{Cause: "scheduled", Class: "ok", Start: 16*sec - 1000, End: 16 * sec, Obs: 16*sec + 1000, Generation: 5, KIDs: []string{"B"}},
+		},
+		phases: []phaseRun{{Name: "steady", Start: 0, End: 18 * sec}},
+		defs:   []phaseDef{{name: "steady"}},
+	}
+	in.cfg.HeapAllowance, in.cfg.CacheMaxBytes = 8<<20, 4<<20
+	if rep := evaluate(in); rep.OK {
+		t.Fatal("slow recovery passed without starvation")
+	}
+	in.samples = []Sample{{T: 3 * sec}, {T: 4*sec + 5e8}} // the API stalled 0.5 s
+	if rep := evaluate(in); !rep.OK {
+		t.Fatalf("a 0.5 s stall should excuse a recovery 0.3 s over its bound: %v", rep.Failures)
+	}
+}
