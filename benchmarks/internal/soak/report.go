@@ -211,7 +211,8 @@ func evaluate(in evalInput) *Report {
 		TransportSplit: "half net/http, half gRPC",
 	}
 	rep.Issuer = IssuerHistory{Keys: in.keys, Faults: in.faults, Phases: in.phases}
-	tl := buildTimeline(in.fetches, cfg)
+	stall := starvation(in.samples)
+	tl := buildTimeline(in.fetches, cfg, stall)
 	keyBy := map[string]*keyEntry{}
 	for i := range in.keys {
 		keyBy[in.keys[i].KID] = &in.keys[i]
@@ -222,7 +223,6 @@ func evaluate(in evalInput) *Report {
 	// Every time bound gets the configured slack plus the longest time the
 	// machine left the API without CPU (measured by its one-second
 	// sampler): a stalled process delays its fetches and queues requests.
-	stall := starvation(in.samples)
 	slack := cfg.Slack + stall
 	rep.Settings.Starvation = stall.Round(time.Millisecond).String()
 	catchUp := max(cfg.Cooldown, jwkscache.MinFetchGap) + cfg.FetchTimeout + slack

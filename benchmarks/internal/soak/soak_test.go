@@ -36,7 +36,7 @@ func synthetic() (*Config, *apiTimeline, map[string]*keyEntry) {
 		"A": {KID: "A", AddBefore: 0, AddAfter: 0, RmBefore: 5 * sec, RmAfter: 5*sec + 100, Withdrawn: true},
 		"B": {KID: "B", AddBefore: 4 * sec, AddAfter: 4*sec + 100},
 	}
-	return cfg, buildTimeline(fetches, cfg), keys
+	return cfg, buildTimeline(fetches, cfg, 0), keys
 }
 
 // The ground truth follows the design: accept what the API surely holds

@@ -39,12 +39,13 @@ type apiState struct {
 // (the set's FetchedAt, taken before publication) and Obs (the observer
 // ran after publication); a set with no successful fetch for MaxStaleness
 // is withdrawn by the cache's background loop at that moment, or up to one
-// fetch timeout later when a fetch is in flight then.
+// fetch timeout later when a fetch is in flight then (plus stall: the
+// longest time the machine did not run the API, whose loop can be late).
 type apiTimeline struct {
 	states []apiState
 }
 
-func buildTimeline(fetches []FetchRecord, cfg *Config) *apiTimeline {
+func buildTimeline(fetches []FetchRecord, cfg *Config, stall time.Duration) *apiTimeline {
 	var ok []FetchRecord
 	for _, f := range fetches {
 		if f.Class == string(jwkscache.ClassOK) && !f.Mismatch {
@@ -55,7 +56,7 @@ func buildTimeline(fetches []FetchRecord, cfg *Config) *apiTimeline {
 	const never = int64(1) << 62
 	tl := &apiTimeline{}
 	tl.states = append(tl.states, apiState{from: -never, none: true})
-	staleSlack := int64(cfg.FetchTimeout + 500*time.Millisecond)
+	staleSlack := int64(cfg.FetchTimeout + 500*time.Millisecond + stall)
 	for i, f := range ok {
 		kids := map[string]bool{}
 		for _, k := range f.KIDs {
