@@ -48,7 +48,7 @@ type env struct {
 func newEnv(t *testing.T, f oauthtest.OpaqueFormat, opts ...oauthtest.Option) *env {
 	t.Helper()
 	clk := newClock()
-	srv := oauthtest.NewT(t, append([]oauthtest.Option{oauthtest.WithClock(clk.Now)}, opts...)...)
+	srv := oauthtest.NewT(t, append([]oauthtest.Option{oauthtest.WithClock(clk.Now), oauthtest.WithKeyAlgs("ES256")}, opts...)...)
 	srv.RegisterClient(oauthtest.Client{ID: callerID, Secret: "caller-secret", Scopes: []string{"read", "write"}})
 	srv.SetOpaqueClient(callerID, f)
 	srv.RegisterIntrospectionClient(oauthtest.IntrospectionClient{ID: apiID, Secret: apiSecret})

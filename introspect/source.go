@@ -167,7 +167,6 @@ func (s *Source) shared(ctx context.Context, k key, token string, now time.Time)
 // run makes the call of flight f, caches its outcome and releases waiters.
 func (s *Source) run(k key, f *flight, token string) {
 	defer s.wg.Done()
-	defer s.budget.release()
 	start := time.Now()
 	f.res, f.err = s.call(token)
 	now := s.cfg.Now()
@@ -189,11 +188,14 @@ func (s *Source) run(k key, f *flight, token string) {
 			s.cache.put(k, &entry{err: f.err, until: now.Add(s.cfg.NegativeTTL).UnixNano(), size: 512}, now.UnixNano())
 		}
 	}
+	s.cfg.Observer.ObserveCall(ev)
+	// Release the slot before waking the waiters, so that a caller's next
+	// call finds it free.
+	s.budget.release()
 	s.mu.Lock()
 	delete(s.inflight, k)
 	s.mu.Unlock()
 	close(f.done)
-	s.cfg.Observer.ObserveCall(ev)
 }
 
 // call POSTs the token and decides on the answer.
