@@ -94,6 +94,7 @@ func TestConfigRefusals(t *testing.T) {
 		"endpoint_with_fragment":   func(c *Config) { c.Endpoint = "https://issuer.example/i#x" },
 		"issuer_with_query":        func(c *Config) { c.Issuer = "https://issuer.example?x=1" },
 		"leeway_too_large":         func(c *Config) { c.Leeway = 1 << 40 },
+		"leeway_negative":          func(c *Config) { c.Leeway = -2 },
 		"max_age_too_large":        func(c *Config) { c.MaxAge = 1 << 62 },
 		"unknown_provider":         func(c *Config) { c.Provider = 99 },
 		"bad_allowed_host":         func(c *Config) { c.AllowedEndpointHosts = []string{"https://x/"} },

@@ -193,7 +193,7 @@ func TestCallerContextBoundsOnlyItsWait(t *testing.T) {
 	go func() { _, err := s.Introspect(ctx, tok); done <- err }()
 	waitFor(t, func() bool { return e.calls() == 1 })
 	cancel()
-	if err := <-done; !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.Canceled) {
+	if err := <-done; reason(t, err) != ReasonCanceled || !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled caller: %v", err)
 	}
 	close(hold)

@@ -180,7 +180,8 @@ type Config struct {
 	// NOT be set unless the issuer is known to omit exp and revocation is
 	// otherwise handled: such answers are cached for MaxAge.
 	InsecureAllowNoExpiry bool
-	// Leeway for exp, nbf and iat. Default DefaultLeeway, at most 5 min.
+	// Leeway for exp, nbf and iat. Zero means DefaultLeeway; NoLeeway
+	// means none; at most 5 min.
 	Leeway time.Duration
 
 	// Timeout bounds one call. Default DefaultTimeout.
@@ -257,11 +258,13 @@ func (c *Config) normalize() error {
 	if len(c.ClientIDs) == 0 && !c.AnyClient {
 		return configErr("ClientIDs is required (or set AnyClient)")
 	}
-	if c.Leeway < 0 || c.Leeway > maxLeeway {
-		return configErr("Leeway must be within [0, %s]", maxLeeway)
-	}
-	if c.Leeway == 0 {
+	switch {
+	case c.Leeway == NoLeeway:
+		c.Leeway = 0
+	case c.Leeway == 0:
 		c.Leeway = DefaultLeeway
+	case c.Leeway < 0 || c.Leeway > maxLeeway:
+		return configErr("Leeway must be within [0, %s] or NoLeeway", maxLeeway)
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
@@ -307,5 +310,8 @@ func (c *Config) normalize() error {
 	}
 	return nil
 }
+
+// NoLeeway disables the clock-skew allowance (as jwtverify.NoLeeway).
+const NoLeeway time.Duration = -1
 
 var errNoRedirect = errors.New("redirect refused")

@@ -61,12 +61,15 @@ const (
 	ReasonDiscovery Reason = "discovery"
 	// ReasonClosed: the Source is closed.
 	ReasonClosed Reason = "closed"
+	// ReasonCanceled: the caller's context ended before the shared call
+	// answered (the call goes on for the other callers).
+	ReasonCanceled Reason = "canceled"
 )
 
 // Unavailable reports whether r means "cannot decide now" (503).
 func (r Reason) Unavailable() bool {
 	switch r {
-	case ReasonOverBudget, ReasonEndpointDown, ReasonBadResponse, ReasonDiscovery, ReasonClosed:
+	case ReasonOverBudget, ReasonEndpointDown, ReasonBadResponse, ReasonDiscovery, ReasonClosed, ReasonCanceled:
 		return true
 	}
 	return false

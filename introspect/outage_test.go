@@ -186,3 +186,31 @@ func TestClose(t *testing.T) {
 		t.Fatalf("after Close: %v", err)
 	}
 }
+
+// TestObserverEvents: calls by result and reason, cache hits and misses,
+// budget refusals reach the Observer.
+func TestObserverEvents(t *testing.T) {
+	e := newEnv(t, oauthtest.OpaqueRandom)
+	obs := newCounter()
+	cfg := e.config()
+	cfg.Observer = obs
+	cfg.Rate, cfg.Burst = 1, 3
+	s := e.source(cfg)
+	tok := e.token()
+	ctx := context.Background()
+	_, _ = s.Introspect(ctx, tok)    // miss, call active
+	_, _ = s.Introspect(ctx, tok)    // hit
+	_, _ = s.Introspect(ctx, "dead") // miss, call refused (inactive)
+	e.srv.SetFault(oauthtest.EndpointIntrospect, oauthtest.Fault{Status: 500})
+	_, _ = s.Introspect(ctx, e.token()) // miss, call unavailable
+	_, _ = s.Introspect(ctx, e.token()) // miss, over budget
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if obs.calls[CallActive] != 1 || obs.calls[CallRefused] != 1 || obs.calls[CallUnavailable] != 1 ||
+		obs.reasons[ReasonInactive] != 1 || obs.reasons[ReasonEndpointDown] != 1 {
+		t.Errorf("calls %v reasons %v", obs.calls, obs.reasons)
+	}
+	if obs.hits != 1 || obs.misses != 4 || obs.budget["rate"] != 1 {
+		t.Errorf("hits %d misses %d budget %v", obs.hits, obs.misses, obs.budget)
+	}
+}

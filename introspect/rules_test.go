@@ -68,6 +68,8 @@ func TestRules(t *testing.T) {
 		{name: "exp/missing_waived_loudly", extra: map[string]any{"exp": nil}, cfg: func(c *Config) { c.InsecureAllowNoExpiry = true }},
 		{name: "exp/past", extra: map[string]any{"exp": now - 3600}, want: ReasonExpired},
 		{name: "exp/past_within_leeway", extra: map[string]any{"exp": now - 10}},
+		{name: "exp/past_no_leeway", extra: map[string]any{"exp": now - 1}, cfg: func(c *Config) { c.Leeway = NoLeeway }, want: ReasonExpired},
+		{name: "exp/now_is_expired", extra: map[string]any{"exp": now}, cfg: func(c *Config) { c.Leeway = NoLeeway }, want: ReasonExpired},
 		{name: "exp/string", extra: map[string]any{"exp": "2000000000"}, want: ReasonBadResponse},
 		{name: "exp/out_of_range", extra: map[string]any{"exp": 1e20}, want: ReasonBadResponse},
 		{name: "exp/negative", extra: map[string]any{"exp": -1}, want: ReasonBadResponse},

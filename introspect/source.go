@@ -157,7 +157,7 @@ func (s *Source) shared(ctx context.Context, k key, token string, now time.Time)
 	select {
 	case <-f.done:
 	case <-ctx.Done():
-		return nil, &Error{Source: s.cfg.Name, Reason: ReasonEndpointDown, Detail: "caller gave up", Err: ctx.Err()}
+		return nil, &Error{Source: s.cfg.Name, Reason: ReasonCanceled, Err: ctx.Err()}
 	}
 	if f.err != nil {
 		return nil, f.err
