@@ -76,6 +76,8 @@
 // skip work whose answer cannot change": a token revoked at the server is
 // still accepted for at most MaxAge. A refusal by the server is reused for
 // NegativeTTL (default 5 s). Unavailable answers are never cached.
+// Entries are only created by calls, so a junk flood cannot evict the
+// cache: at most Rate x NegativeTTL + Burst refusals are live at once.
 // Concurrent requests with the same new token share one call; a caller's
 // context bounds only its own wait.
 //

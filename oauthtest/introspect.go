@@ -116,9 +116,11 @@ func (s *Server) SetIntrospectionExtra(members map[string]any) {
 	s.opaque.mu.Unlock()
 }
 
-// MintOpaque issues an opaque access token to a registered client (or to
-// DefaultClientID with DefaultScope when the ID is unknown) without a token
-// request, in the client's format (OpaqueRandom when not set).
+// MintOpaque issues an opaque access token to a client without a token
+// request, with the claims the token endpoint would give it (an
+// unregistered ID gets DefaultScope), in the client's format (OpaqueRandom
+// when not set). Only opaque tokens are introspected: a JWT is answered
+// {"active":false}.
 func (s *Server) MintOpaque(clientID string) (string, error) {
 	c, ok := s.client(clientID)
 	if !ok {
@@ -196,8 +198,7 @@ func (s *Server) serveIntrospect(r *http.Request) response {
 	}
 	answer := map[string]any{"active": false}
 	if claims, ok := s.opaque.tokens[form.Get("token")]; ok {
-		exp, _ := claims["exp"].(int64)
-		if s.now().Unix() < exp {
+		if s.now().Unix() < unixSeconds(claims["exp"]) {
 			answer = maps.Clone(claims)
 			answer["active"] = true
 			answer["token_type"] = "Bearer"
@@ -217,6 +218,23 @@ func (s *Server) serveIntrospect(r *http.Request) response {
 	resp := jsonResponse(http.StatusOK, b)
 	resp.header.Set("Cache-Control", "no-store")
 	return resp
+}
+
+// unixSeconds reads a NumericDate claim set by this package or by
+// Client.Claims (0 when absent or not a number).
+func unixSeconds(v any) int64 {
+	switch n := v.(type) {
+	case int64:
+		return n
+	case int:
+		return int64(n)
+	case float64:
+		return int64(n)
+	case json.Number:
+		f, _ := n.Float64()
+		return int64(f)
+	}
+	return 0
 }
 
 // serveRevoke implements RFC 7009 for the token endpoint's clients: a

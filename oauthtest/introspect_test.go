@@ -219,3 +219,21 @@ func TestIntrospectionPrivateKeyJWT(t *testing.T) {
 		}
 	}
 }
+
+// TestIntrospectionClientClaimsExp: a client's own exp claim (an int in
+// Client.Claims) still decides whether its opaque token is active.
+func TestIntrospectionClientClaimsExp(t *testing.T) {
+	s := oauthtest.NewT(t, oauthtest.WithKeyAlgs("ES256"))
+	s.SetIntrospectionAuthOptional(true)
+	s.RegisterClient(oauthtest.Client{ID: "past", Claims: map[string]any{"exp": 1000}})
+	s.RegisterClient(oauthtest.Client{ID: "future", Claims: map[string]any{"exp": 4_000_000_000}})
+	for id, want := range map[string]bool{"past": false, "future": true} {
+		tok, err := s.MintOpaque(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, m := postForm(t, s.IntrospectionURL(), url.Values{"token": {tok}}, "", ""); m["active"] != want {
+			t.Errorf("%s: %v", id, m)
+		}
+	}
+}
