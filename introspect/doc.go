@@ -151,5 +151,8 @@
 //
 // The jwtverify routing (issue 19's "introspect" and "jwt-or-introspect"
 // issuer modes) builds a Principal from a Result: RawJSON as raw claims,
-// Issuer, Subject, ClientID, Scopes, Audiences, ExpiresAt and IssuedAt.
+// Issuer, Subject, ClientID, Scopes, Audiences, ExpiresAt and IssuedAt,
+// and keeps it with the cached Result through Result.Attached, so that a
+// cached opaque token costs the SHA-256 of the token, a map lookup and a
+// clock read, with no allocation.
 package introspect

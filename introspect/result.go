@@ -3,6 +3,7 @@ package introspect
 import (
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -15,6 +16,19 @@ type Result struct {
 	scopes, aud       []string
 	exp, iat          int64 // seconds since the epoch; 0 when absent
 	raw               string
+
+	attachOnce sync.Once
+	attached   any
+}
+
+// Attached returns the value build derives from r, calling build at most
+// once per Result; later calls return the same value whatever build they
+// pass. It lets the one consumer of a Source (jwtverify) keep its own
+// immutable view, such as a Principal, with the cached Result, so that a
+// cache hit allocates nothing. build must not call Attached on r.
+func (r *Result) Attached(build func(*Result) any) any {
+	r.attachOnce.Do(func() { r.attached = build(r) })
+	return r.attached
 }
 
 // SourceName is the configured name of the Source that produced r.

@@ -228,3 +228,25 @@ func TestNegativeCache(t *testing.T) {
 		t.Fatalf("%d calls after NegativeTTL, want 2", e.calls())
 	}
 }
+
+// TestAttachedOncePerResult: a consumer's view is built once per cached
+// Result and shared by every hit.
+func TestAttachedOncePerResult(t *testing.T) {
+	e := newEnv(t, oauthtest.OpaqueRandom)
+	s := e.source(e.config())
+	tok := e.token()
+	builds := 0
+	build := func(r *Result) any { builds++; return r.ClientID() + "!" }
+	for range 3 {
+		r, err := s.Introspect(context.Background(), tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := r.Attached(build); v != callerID+"!" {
+			t.Fatalf("attached %v", v)
+		}
+	}
+	if builds != 1 {
+		t.Fatalf("%d builds, want 1", builds)
+	}
+}
