@@ -186,4 +186,10 @@ func TestDiscoveryFailureRetryBounded(t *testing.T) {
 	if n := e.srv.Requests(oauthtest.EndpointDiscovery); n != 2 {
 		t.Fatalf("%d metadata requests, want 2 (one try of each document)", n)
 	}
+	// After DefaultDiscoveryRetry the next call discovers again.
+	e.srv.SetDiscoveryServed(true, true)
+	e.clk.Advance(DefaultDiscoveryRetry)
+	if _, err := s.Introspect(context.Background(), e.token()); err != nil {
+		t.Fatalf("after the retry interval: %v", err)
+	}
 }

@@ -299,7 +299,7 @@ func (s *Source) endpoint(ctx context.Context) (*url.URL, error) {
 				return nil, ctx.Err()
 			}
 		}
-		if time.Now().Before(s.discAt) {
+		if s.cfg.Now().Before(s.discAt) {
 			err := s.discErr
 			s.discMu.Unlock()
 			return nil, err
@@ -312,7 +312,7 @@ func (s *Source) endpoint(ctx context.Context) (*url.URL, error) {
 		s.discMu.Lock()
 		s.discCh = nil
 		if err != nil {
-			s.discErr, s.discAt = err, time.Now().Add(DefaultDiscoveryRetry)
+			s.discErr, s.discAt = err, s.cfg.Now().Add(DefaultDiscoveryRetry)
 		} else {
 			s.ep.Store(u)
 		}
