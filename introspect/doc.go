@@ -11,7 +11,9 @@
 //		Audiences: []string{"https://api.example.com"},
 //		ClientIDs: []string{"billing-batch"},
 //	})
-//	...
+//	if err != nil {
+//		return err // a configuration error
+//	}
 //	defer src.Close()
 //	res, err := src.Introspect(ctx, token)
 //	switch {
