@@ -63,8 +63,11 @@ func newEnv(t testing.TB, policy binding.Policy) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = keys.Close() })
-	// Until jwtverify has a binding-aware entry point, the verifier lets
-	// cnf through and this test's adapter checks the binding itself.
+	// This test holds the binding package alone to RFC 8705 over real TLS:
+	// the verifier lets cnf through and the test's adapter checks the
+	// binding with this package. The adapters' own binding (through
+	// jwtverify.VerifyBound) is tested in middleware, grpcauth and
+	// securitysuite (rows J1-J6).
 	e.v, err = jwtverify.New(jwtverify.Config{Issuers: []jwtverify.IssuerConfig{{
 		Name: "idp", Issuer: e.is.Issuer(), Keys: keys, Audiences: []string{audience},
 		ClientIDs: []string{"orders-worker", "bearer-worker"}, Algorithms: []string{"RS256"},
