@@ -54,7 +54,7 @@ type envOpts struct {
 	opts   []middleware.Option
 }
 
-func newEnv(t *testing.T, eo envOpts) *env {
+func newEnv(t testing.TB, eo envOpts) *env {
 	t.Helper()
 	iss := oauthtest.NewT(t)
 	for _, c := range []oauthtest.Client{
@@ -97,7 +97,7 @@ func newEnv(t *testing.T, eo envOpts) *env {
 }
 
 // mount (re)builds the adapter with opts and serves a fresh MCP server.
-func (e *env) mount(t *testing.T, opts ...middleware.Option) {
+func (e *env) mount(t testing.TB, opts ...middleware.Option) {
 	t.Helper()
 	ma, err := mcpauth.New(e.v, append([]middleware.Option{middleware.WithRealm("mcp")}, opts...)...)
 	if err != nil {

@@ -115,7 +115,10 @@ func (m *Auth) Handler(req jwtverify.Requirement, next http.Handler) http.Handle
 	if next == nil {
 		panic("mcpauth: Handler(..., nil)")
 	}
-	return &protected{m: m, req: req, next: next, inner: restoreHeader(next)}
+	return &protected{
+		m: m, req: req, next: next, inner: restoreHeader(next),
+		sdkHeader: http.Header{"Authorization": {"Bearer m2mauth-verified"}},
+	}
 }
 
 type protected struct {
@@ -123,6 +126,9 @@ type protected struct {
 	req   jwtverify.Requirement
 	next  http.Handler // the MCP handler
 	inner http.Handler // next, behind the header restore
+	// sdkHeader is what the SDK's bearer middleware reads. Never written
+	// to: the SDK only reads request headers, and next gets the original.
+	sdkHeader http.Header
 
 	mu  sync.Mutex                 // serialises adding to sdk
 	sdk atomic.Pointer[[]sdkChain] // RequireBearerToken per leeway
@@ -151,19 +157,14 @@ func (h *protected) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, p.ValidUntil().Sub(h.m.v.Now()), ErrTokenExpired)
 	defer cancel()
-	if !sdkReadable(r.Header) {
-		// The token came from the query, a form or a custom extractor:
-		// show the SDK's parser a placeholder (the bridge ignores the token
-		// text) and give next the original headers back.
-		orig := r.Header
-		hdr := orig.Clone()
-		hdr.Set("Authorization", "Bearer m2mauth-verified")
-		ctx = context.WithValue(ctx, origHeaderKey{}, orig)
-		r = r.WithContext(ctx)
-		r.Header = hdr
-	} else {
-		r = r.WithContext(ctx)
-	}
+	// The SDK's parser reads the token from the first Authorization
+	// header. The bridge ignores the token text, so it is shown a short
+	// placeholder header: the token may have come from the query, a form
+	// or a custom extractor, and splitting a long token again costs more
+	// than the swap. next gets the request's own headers back.
+	ctx = context.WithValue(ctx, origHeaderKey{}, r.Header)
+	r = r.WithContext(ctx)
+	r.Header = h.sdkHeader
 	h.chain(p.ValidUntil().Sub(p.ExpiresAt())).ServeHTTP(w, r)
 }
 
@@ -216,22 +217,6 @@ func restoreHeader(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// sdkReadable reports whether the SDK's parser (the fields of the first
-// Authorization header: "bearer" and one token) finds a token in h.
-func sdkReadable(h http.Header) bool {
-	v := h["Authorization"]
-	if len(v) == 0 {
-		return false
-	}
-	s := strings.TrimLeft(v[0], " \t")
-	i := strings.IndexAny(s, " \t")
-	if i < 0 || !strings.EqualFold(s[:i], "bearer") {
-		return false
-	}
-	tok := strings.TrimLeft(s[i:], " \t")
-	return tok != "" && !strings.ContainsAny(tok, " \t")
 }
 
 // TokenInfo maps a verified Principal to the SDK's auth.TokenInfo: Scopes
