@@ -58,5 +58,13 @@
 // lookups find it; MetadataHandler adds the CORS headers browser clients
 // need.
 //
-// Tool handlers read the caller with PrincipalFromTokenInfo(req.Extra.TokenInfo).
+// # The caller in tool handlers
+//
+// Tool handlers read the caller with
+// PrincipalFromTokenInfo(req.Extra.TokenInfo): the TokenInfo of the HTTP
+// request that carried the call. A tool handler's context is derived from
+// the request that created the session, so what the context holds
+// (auth.TokenInfoFromContext, or jwtverify.FromContext when
+// middleware.Handler runs in front) is the session creator's, from a token
+// that may have expired since; Handler puts no Principal of its own there.
 package mcpauth

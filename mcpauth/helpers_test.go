@@ -119,16 +119,25 @@ type whoamiOut struct {
 	UserID string `json:"user_id"`
 	// Header is the Authorization header the tool handler sees.
 	Header string `json:"header"`
+	// TokenID is the jti of the Principal the tool handler sees.
+	TokenID string `json:"token_id"`
+	// InContext: jwtverify.FromContext found a Principal in the tool
+	// handler's context.
+	InContext bool `json:"in_context"`
 }
 
 // whoami answers with the Principal the tool handler sees.
-func whoami(_ context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, whoamiOut, error) {
+func whoami(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, whoamiOut, error) {
 	ti := req.Extra.TokenInfo
 	p, ok := mcpauth.PrincipalFromTokenInfo(ti)
 	if !ok {
 		return nil, whoamiOut{}, errNoPrincipal
 	}
-	return nil, whoamiOut{Client: p.ClientID(), UserID: ti.UserID, Header: req.Extra.Header.Get("Authorization")}, nil
+	_, inCtx := jwtverify.FromContext(ctx)
+	return nil, whoamiOut{
+		Client: p.ClientID(), UserID: ti.UserID, Header: req.Extra.Header.Get("Authorization"),
+		TokenID: p.TokenID(), InContext: inCtx,
+	}, nil
 }
 
 type errString string
@@ -233,6 +242,8 @@ func callWhoami(t *testing.T, cs *mcp.ClientSession) (whoamiOut, error) {
 	out.Client, _ = m["client"].(string)
 	out.UserID, _ = m["user_id"].(string)
 	out.Header, _ = m["header"].(string)
+	out.TokenID, _ = m["token_id"].(string)
+	out.InContext, _ = m["in_context"].(bool)
 	return out, nil
 }
 

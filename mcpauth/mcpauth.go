@@ -98,14 +98,23 @@ func (m *Auth) MetadataHandler() http.Handler {
 // (see TokenInfo), its ClockSkew set to the issuer's leeway, so that the
 // SDK binds each session to the caller.
 //
-// The request's context carries the Principal (jwtverify.FromContext) and
-// a deadline at its ValidUntil, computed from the Verifier's clock, with
-// context.Cause ErrTokenExpired: the streamable transport ends an SSE
-// stream (the standalone GET stream or a POST's response stream) when its
-// request context ends, so no stream outlives its token; the client
-// reconnects with a fresh one. A tool call still running then goes on in
-// its session; its result reaches the client only on a later stream (with
-// an event store) or not at all.
+// next's request carries the TokenInfo (auth.TokenInfoFromContext), and
+// its context a deadline at the Principal's ValidUntil, computed from the
+// Verifier's clock, with context.Cause ErrTokenExpired: the streamable
+// transport ends an SSE stream (the standalone GET stream or a POST's
+// response stream) when its request context ends, so no stream outlives
+// its token; the client reconnects with a fresh one. A tool call still
+// running then goes on in its session; its result reaches the client only
+// on a later stream (with an event store) or not at all.
+//
+// Tool handlers read the caller with
+// PrincipalFromTokenInfo(req.Extra.TokenInfo), the TokenInfo of the request
+// that carried the call. Not from their context: the streamable transport
+// derives every tool call's context from the request that created the
+// session, so auth.TokenInfoFromContext there returns the session
+// creator's TokenInfo, of a token that may have expired long ago.
+// Handler leaves no Principal of its own in that context (a Principal that
+// middleware.Handler stored in front stays, and is as stale there).
 //
 // A Principal that middleware.Handler of the same Verifier stored in front
 // is used as is; otherwise Handler authenticates the request itself. A
@@ -116,7 +125,7 @@ func (m *Auth) Handler(req jwtverify.Requirement, next http.Handler) http.Handle
 		panic("mcpauth: Handler(..., nil)")
 	}
 	return &protected{
-		m: m, req: req, next: next, inner: restoreHeader(next),
+		m: m, req: req, next: next, inner: handOver(next),
 		sdkHeader: http.Header{"Authorization": {"Bearer m2mauth-verified"}},
 	}
 }
@@ -125,7 +134,7 @@ type protected struct {
 	m     *Auth
 	req   jwtverify.Requirement
 	next  http.Handler // the MCP handler
-	inner http.Handler // next, behind the header restore
+	inner http.Handler // next, behind handOver
 	// sdkHeader is what the SDK's bearer middleware reads. Never written
 	// to: the SDK only reads request headers, and next gets the original.
 	sdkHeader http.Header
@@ -151,18 +160,16 @@ func (h *protected) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.next.ServeHTTP(w, r)
 		return
 	}
-	ctx := r.Context()
-	if q, ok := jwtverify.FromContext(ctx); !ok || q != p {
-		ctx = jwtverify.NewContext(ctx, p)
-	}
-	ctx, cancel := context.WithTimeoutCause(ctx, p.ValidUntil().Sub(h.m.v.Now()), ErrTokenExpired)
+	ctx, cancel := context.WithTimeoutCause(r.Context(), p.ValidUntil().Sub(h.m.v.Now()), ErrTokenExpired)
 	defer cancel()
 	// The SDK's parser reads the token from the first Authorization
 	// header. The bridge ignores the token text, so it is shown a short
 	// placeholder header: the token may have come from the query, a form
 	// or a custom extractor, and splitting a long token again costs more
-	// than the swap. next gets the request's own headers back.
-	ctx = context.WithValue(ctx, origHeaderKey{}, r.Header)
+	// than the swap. The Principal travels in bridge, which the SDK's
+	// handler never sees filled: handOver empties it and gives next the
+	// request's own headers back.
+	ctx = context.WithValue(ctx, bridgeKey{}, &bridge{p: p, header: r.Header})
 	r = r.WithContext(ctx)
 	r.Header = h.sdkHeader
 	h.chain(p.ValidUntil().Sub(p.ExpiresAt())).ServeHTTP(w, r)
@@ -201,19 +208,34 @@ func (h *protected) chain(leeway time.Duration) http.Handler {
 // tokenVerifier is the SDK's auth.TokenVerifier: it ignores the token text
 // and maps the Principal that Handler verified.
 func (m *Auth) tokenVerifier(ctx context.Context, _ string, _ *http.Request) (*auth.TokenInfo, error) {
-	p, ok := jwtverify.FromContext(ctx)
-	if !ok || !m.v.Issued(p) {
+	b, _ := ctx.Value(bridgeKey{}).(*bridge)
+	if b == nil || b.p == nil || !m.v.Issued(b.p) {
 		return nil, errNoPrincipal
 	}
-	return TokenInfo(p), nil
+	return TokenInfo(b.p), nil
 }
 
-type origHeaderKey struct{}
+// bridge carries one request's Principal and headers across the SDK's
+// bearer middleware.
+type bridge struct {
+	p      *jwtverify.Principal
+	header http.Header
+}
 
-func restoreHeader(next http.Handler) http.Handler {
+type bridgeKey struct{}
+
+// handOver runs between the SDK's bearer middleware and next: it restores
+// the request's headers and empties the bridge. The streamable transport
+// keeps the context of the request that created a session as the parent of
+// every later tool call's context, so anything left in it would reach
+// those calls stale (the Principal of an expired token).
+func handOver(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if h, ok := r.Context().Value(origHeaderKey{}).(http.Header); ok {
-			r.Header = h
+		if b, _ := r.Context().Value(bridgeKey{}).(*bridge); b != nil {
+			if b.header != nil {
+				r.Header = b.header
+			}
+			*b = bridge{}
 		}
 		next.ServeHTTP(w, r)
 	})

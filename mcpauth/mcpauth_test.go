@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -351,6 +352,30 @@ func TestObserverOncePerDecision(t *testing.T) {
 	for _, ev := range evs {
 		if ev.Transport != mcpauth.Transport || ev.Result != jwtverify.DecisionForbidden || ev.ClientID != clientC || ev.Route != "/mcp" {
 			t.Fatalf("event %+v", ev)
+		}
+	}
+}
+
+// Each tool call sees the Principal of the request that carried it, not
+// the one that created the session; nothing stale is left in the tool
+// handler's context.
+func TestToolSeesTheCallsToken(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	var cur atomic.Value
+	first := e.token(t, clientA, oauthtest.WithClaims(map[string]any{"jti": "first"}))
+	cur.Store(first)
+	cs, err := e.connect(t, &bearer{token: func() string { return cur.Load().(string) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, jti := range []string{"second", "third"} {
+		cur.Store(e.token(t, clientA, oauthtest.WithClaims(map[string]any{"jti": jti})))
+		out, err := callWhoami(t, cs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.TokenID != jti || out.InContext {
+			t.Fatalf("call with token %q: the tool saw %q, a Principal in its context: %v", jti, out.TokenID, out.InContext)
 		}
 	}
 }
