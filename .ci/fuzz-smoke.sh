@@ -44,6 +44,8 @@ while read -r pkg dir; do
 		summary+=("$(printf '%-48s %-28s %12s execs' "$pkg" "$target" "${execs:-?}")")
 	done
 done < <(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}} {{.Dir}}{{end}}' ./...)
+# The strict JSON oracle (encoding/json/v2) is built only with GOEXPERIMENT=jsonv2.
+GOEXPERIMENT=jsonv2 go test -run '^$' -fuzz '^FuzzJSONv2$' -fuzztime "$FUZZTIME" "${extra[@]}" ./jwtverify || { echo "fuzz-smoke: ./jwtverify FuzzJSONv2 (GOEXPERIMENT=jsonv2) FAILED" >&2; exit 1; }
 
 if [ "$count" -eq 0 ]; then
 	echo "fuzz-smoke: no fuzz targets found" >&2

@@ -40,6 +40,16 @@
 // unverified claim (unless Options.Details asks for jwtverify's
 // explanations of verify events, which quote them).
 //
+// # Key sources
+//
+// A Logger is also a jwkscache.Observer: give it to the key caches next to
+// the metrics (jwkscache.Config{Observer: jwkscache.MultiObserver(m, lg)})
+// and it logs each change of a source's state ("m2mauth: key source
+// failing" with the failure class, "m2mauth: key source recovered" with how
+// long it failed and the age of the keys served meanwhile), repeated
+// failures once per Options.Interval, and unknown kids (never the kid).
+// See keys.go for the attributes.
+//
 // # Rate limit
 //
 // The first record per key (transport, result, reason, rule, issuer,
@@ -194,6 +204,7 @@ func (l *Logger) Close() error {
 	}
 	l.mu.Unlock()
 	l.writeSuppressed(out)
+	l.flushKeys()
 	return nil
 }
 

@@ -216,3 +216,40 @@ func safeURL(raw string) string {
 	}
 	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}).String()
 }
+
+// flushKeys writes the counts still pending in the key source state (a
+// source still failing, unknown kids within their window), so Close loses
+// no count. Called by Close.
+func (l *Logger) flushKeys() {
+	type pending struct {
+		source, outcome string
+		n               int
+	}
+	var out []pending
+	l.keys.mu.Lock()
+	for name, s := range l.keys.m {
+		if s.suppressed > 0 {
+			out = append(out, pending{source: name, n: s.suppressed})
+			s.suppressed = 0
+		}
+		for o, w := range s.misses {
+			if w.suppressed > 0 {
+				out = append(out, pending{source: name, outcome: string(o), n: w.suppressed})
+				w.suppressed = 0
+			}
+		}
+	}
+	l.keys.mu.Unlock()
+	ctx := context.Background()
+	for _, p := range out {
+		if p.outcome == "" {
+			if l.log.Enabled(ctx, slog.LevelWarn) {
+				l.log.LogAttrs(ctx, slog.LevelWarn, "m2mauth: key source still failing", slog.String("source", p.source), slog.Int("suppressed", p.n))
+			}
+			continue
+		}
+		if l.log.Enabled(ctx, slog.LevelInfo) {
+			l.log.LogAttrs(ctx, slog.LevelInfo, "m2mauth: unknown key id", slog.String("source", p.source), slog.String("outcome", p.outcome), slog.Int("suppressed", p.n))
+		}
+	}
+}

@@ -46,6 +46,22 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
+// wait returns the records written since the last take, waiting (up to
+// 10 s) for at least one: Stats can show a fetch before its observer ran.
+func (b *syncBuffer) wait(t *testing.T) []map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b.mu.Lock()
+		n := b.buf.Len()
+		b.mu.Unlock()
+		if n > 0 || time.Now().After(deadline) {
+			return b.take(t)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // take returns the records written since the last call.
 func (b *syncBuffer) take(t *testing.T) []map[string]any {
 	t.Helper()
@@ -80,6 +96,7 @@ type keysEnv struct {
 	out   *syncBuffer
 	clk   *keysClock
 	reg   *prometheus.Registry
+	lg    *authlog.Logger
 }
 
 func newKeysEnv(t *testing.T, fault *oauthtest.Fault) *keysEnv {
@@ -104,6 +121,7 @@ func newKeysEnv(t *testing.T, fault *oauthtest.Fault) *keysEnv {
 	}
 	t.Cleanup(func() { c.Close() })
 	e.cache = c
+	e.lg = lg
 	return e
 }
 
@@ -213,7 +231,7 @@ func TestKeySourceOutageLogged(t *testing.T) {
 func TestKeySourceStartupFailureLogged(t *testing.T) {
 	e := newKeysEnv(t, &oauthtest.Fault{Status: http.StatusInternalServerError})
 	e.waitFirstFetch(t)
-	r := one(t, e.out.take(t), "m2mauth: key source failing")
+	r := one(t, e.out.wait(t), "m2mauth: key source failing")
 	if r["keys_usable"] != false || r["class"] != "http_status" {
 		t.Fatalf("failing record = %v", r)
 	}
@@ -258,5 +276,43 @@ func TestUnknownKIDLoggedRateLimited(t *testing.T) {
 	r := one(t, e.out.take(t), "m2mauth: unknown key id")
 	if r["outcome"] != "rate_limited" || num(r, "suppressed") < 3 {
 		t.Fatalf("record = %v", r)
+	}
+}
+
+// Close writes the key source counts still pending: repeated unknown kids
+// within their window and failures of a source still failing.
+func TestCloseWritesKeySourceCounts(t *testing.T) {
+	e := newKeysEnv(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.cache.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		if _, err := e.cache.Lookup(ctx, "attacker-chosen-kid"); err == nil {
+			t.Fatal("found")
+		}
+	}
+	e.is.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Status: 500})
+	for range 3 {
+		e.refresh(t, false)
+	}
+	e.out.take(t)
+	if err := e.lg.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var failing, kids float64
+	for _, r := range e.out.take(t) {
+		switch r["msg"] {
+		case "m2mauth: key source still failing":
+			failing += num(r, "suppressed")
+		case "m2mauth: unknown key id":
+			kids += num(r, "suppressed")
+		default:
+			t.Errorf("unexpected record at Close: %v", r)
+		}
+	}
+	if failing != 2 || kids < 2 {
+		t.Fatalf("Close wrote %v suppressed failures (want 2) and %v suppressed unknown kids (want >= 2)", failing, kids)
 	}
 }

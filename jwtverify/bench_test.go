@@ -251,3 +251,64 @@ func BenchmarkParallelControl(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkVerifyHotUserRule is a cache hit with a trivial user rule
+// (IssuerConfig.Validate), which runs on every Verify: compare with
+// BenchmarkVerifyHot/EdDSA.
+func BenchmarkVerifyHotUserRule(b *testing.B) {
+	v := newV(b, func(c *Config) {
+		c.Now = nil
+		c.Issuers[0].Validate = func(p *Principal) error {
+			if p.TokenID() == "denied" {
+				return ErrClient
+			}
+			return nil
+		}
+	})
+	token := benchToken("EdDSA")
+	ctx := context.Background()
+	if _, err := v.Verify(ctx, token); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(ctx, token); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHotUserRuleVsHot alternates batches of cache hits without and
+// with a trivial user rule (two verifiers, the same token) and reports the
+// median ratio ("rule/none") and the extra nanoseconds per hit: the cost of
+// running Validate on every Verify, robust to a loaded machine.
+func BenchmarkHotUserRuleVsHot(b *testing.B) {
+	plain := benchVerifier(b, false)
+	ruled := newV(b, func(c *Config) {
+		c.Now = nil
+		c.Issuers[0].Validate = func(p *Principal) error {
+			if p.TokenID() == "denied" {
+				return ErrClient
+			}
+			return nil
+		}
+	})
+	token := benchToken("EdDSA")
+	ctx := context.Background()
+	for _, v := range []*Verifier{plain, ruled} {
+		if _, err := v.Verify(ctx, token); err != nil {
+			b.Fatal(err)
+		}
+	}
+	hit := func(v *Verifier) func() {
+		return func() {
+			if _, err := v.Verify(ctx, token); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	ratio, ns := pairedRatio(b, 256, hit(plain), hit(ruled))
+	b.ReportMetric(ratio, "rule/none")
+	b.ReportMetric(ns, "rule-ns/hit")
+	b.ReportMetric(ns-ns/ratio, "extra-ns/hit")
+}

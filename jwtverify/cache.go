@@ -266,3 +266,31 @@ func (c *tokenCache) stats() CacheStats {
 	}
 	return s
 }
+
+// forget drops token's entry, if cached.
+func (c *tokenCache) forget(token string) bool {
+	h := c.hash(token)
+	for {
+		e, slot := c.get(h, token)
+		if e == nil {
+			return false
+		}
+		if c.slots[slot].CompareAndSwap(e, nil) {
+			c.entries.Add(-1)
+			c.bytes.Add(-e.size)
+			c.evictions.Add(1)
+			return true
+		}
+	}
+}
+
+// forgetAll drops every entry.
+func (c *tokenCache) forgetAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for j := range c.slots {
+		if cur := c.slots[j].Load(); cur != nil {
+			c.remove(uint64(j), cur)
+		}
+	}
+}

@@ -13,8 +13,10 @@ import (
 const (
 	// DefaultMaxTokenSize is the default Config.MaxTokenSize.
 	DefaultMaxTokenSize = 16384
-	// MaxMaxTokenSize is the largest accepted Config.MaxTokenSize.
-	MaxMaxTokenSize = 1 << 20
+	// MaxMaxTokenSize is the largest accepted Config.MaxTokenSize (64 KiB,
+	// the bound of the gRPC adapter's credentials): it caps the work a
+	// forged token can cost before its signature is checked (SECURITY.md).
+	MaxMaxTokenSize = 64 << 10
 	// DefaultLeeway is the clock-skew allowance when IssuerConfig.Leeway is 0.
 	DefaultLeeway = 30 * time.Second
 	// MaxLeeway is the largest accepted IssuerConfig.Leeway.
@@ -74,7 +76,9 @@ type issuer struct {
 	reqNames   []string
 	perms      []permSpec
 	appOnly    func(*Principal) bool
+	rules      []Rule
 	validate   func(*Principal) error
+	valCodes   []string // declared codes of validate
 	ignoreCnf  bool
 	publicInfo IssuerInfo
 }
@@ -255,6 +259,9 @@ func compileIssuer(ic *IssuerConfig, c *compiler) (*issuer, error) {
 		})
 	}
 	is.appOnly, is.validate = ic.AppOnly, ic.Validate
+	if err := compileRules(ic, is); err != nil {
+		return nil, fail("%v", err)
+	}
 	is.ignoreCnf = ic.InsecureIgnoreConfirmation
 	is.publicInfo = IssuerInfo{Name: ic.Name, Issuer: ic.Issuer, Audiences: append([]string(nil), ic.Audiences...)}
 	return is, nil
@@ -282,6 +289,9 @@ func compile(cfg *Config) (*Verifier, error) {
 		ic := &cfg.Issuers[i]
 		if ic.Name == "" {
 			return nil, fmt.Errorf("jwtverify: issuer %d: Name is required", i)
+		}
+		if ic.Name == NoIssuer {
+			return nil, fmt.Errorf("jwtverify: issuer %d: the name %q is reserved (NoIssuer: no issuer chosen)", i, NoIssuer)
 		}
 		if names[ic.Name] {
 			return nil, fmt.Errorf("jwtverify: duplicate issuer name %q", ic.Name)
@@ -329,4 +339,58 @@ func compile(cfg *Config) (*Verifier, error) {
 		v.cache = newTokenCache(cc.MaxEntries, cc.MaxBytes)
 	}
 	return v, nil
+}
+
+// maxRuleCode is the longest rule code.
+const maxRuleCode = 32
+
+// validRuleCode reports whether code is 1 to 32 bytes of [a-z0-9_].
+func validRuleCode(code string) bool {
+	if code == "" || len(code) > maxRuleCode {
+		return false
+	}
+	for i := 0; i < len(code); i++ {
+		c := code[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// compileRules checks the codes of Rules and ValidateCodes (syntax, unique
+// within the issuer, RuleCustom reserved) and copies them into is.
+func compileRules(ic *IssuerConfig, is *issuer) error {
+	seen := make(map[string]bool, len(ic.Rules)+len(ic.ValidateCodes))
+	check := func(what, code string) error {
+		switch {
+		case code == RuleCustom:
+			return fmt.Errorf("%s code %q is reserved", what, code)
+		case !validRuleCode(code):
+			return fmt.Errorf("%s code %q must be 1 to %d bytes of [a-z0-9_]", what, code, maxRuleCode)
+		case seen[code]:
+			return fmt.Errorf("%s code %q is declared twice", what, code)
+		}
+		seen[code] = true
+		return nil
+	}
+	for _, r := range ic.Rules {
+		if err := check("rule", r.Code); err != nil {
+			return err
+		}
+		if r.Check == nil {
+			return fmt.Errorf("rule %q has no Check", r.Code)
+		}
+	}
+	for _, code := range ic.ValidateCodes {
+		if err := check("ValidateCodes", code); err != nil {
+			return err
+		}
+	}
+	if len(ic.ValidateCodes) > 0 && ic.Validate == nil {
+		return errors.New("ValidateCodes without Validate")
+	}
+	is.rules = append([]Rule(nil), ic.Rules...)
+	is.valCodes = append([]string(nil), ic.ValidateCodes...)
+	return nil
 }

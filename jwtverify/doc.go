@@ -41,9 +41,27 @@
 // against tid), and its key source alone supplies the key, whose type and
 // curve must fit the algorithm. The signature is checked with crypto/rsa,
 // crypto/ecdsa or crypto/ed25519; then exp (required), nbf and iat with
-// leeway, the audience, the client allow list, the required claims and the
-// issuer's Validate hook. Permissions are mapped per issuer into delegated
-// scopes, app roles and their merged set.
+// leeway, the audience, the client allow list and the required claims.
+// Permissions are mapped per issuer into delegated scopes, app roles and
+// their merged set; then the issuer's Rules run, then its Validate hook.
+//
+// # Rules
+//
+// An issuer has two kinds of rules, and the difference is what the cache
+// may skip. IssuerConfig.Rules are pure functions of the verified claims
+// and the configuration (profiles put each provider's rules there): they
+// run once per token, and a cache hit reuses their verdict.
+// IssuerConfig.Validate is the user's rule (a jti deny list, a disabled
+// client, a kill switch): it runs on every Verify, cache hit or not, so a
+// rule that starts refusing a token refuses it at its next use, exactly as
+// with the cache disabled. A refusal records a sub-reason in Error.Rule
+// and VerifyEvent.Rule: the Rule's Code, a code Validate declared in
+// ValidateCodes and returned through RuleError, or RuleCustom. Codes are
+// short fixed words, never token text, checked by New.
+//
+// Verifier.Forget and Verifier.ForgetAll drop one or every cached token,
+// for the rare case where a check the cache skips would now answer
+// differently (a leaked key the source still publishes).
 //
 // # Verified-token cache
 //
@@ -56,7 +74,8 @@
 // hits share no written memory (the hit counter is striped). When the
 // source's key set changes, the entry survives only if the set still
 // publishes its signing key (same kid and thumbprint); when the source has
-// no usable set, the hit fails with ReasonKeysUnavailable.
+// no usable set, the hit fails with ReasonKeysUnavailable. The issuer's
+// Validate hook, when set, then runs on the cached Principal.
 //
 // # Errors
 //
@@ -64,5 +83,10 @@
 // errors.Is against the sentinels (ErrExpired, ...). Messages start with
 // "jwtverify: ", never contain the token, and quote and truncate any text
 // taken from it. Reason.Code and Reason.Description give the RFC 6750 error
-// code and the fixed client-facing description.
+// code and the fixed client-facing description. A token refused before a
+// trusted issuer was chosen is reported under the issuer name NoIssuer
+// ("none"), a name no configured issuer may take.
+//
+// Every method of a nil *Principal returns zero values (no permission),
+// so a handler reached without the middleware fails closed.
 package jwtverify

@@ -162,3 +162,44 @@ func quoteBytes(b []byte) string {
 }
 
 func newErr(r Reason, detail string) *Error { return &Error{Reason: r, Detail: detail} }
+
+// RuleError builds the refusal of a rule with a declared sub-reason code:
+// an *Error with the Reason of sentinel (ReasonMissingClaim when nil), Rule
+// code and Detail detail, so errors.Is(err, sentinel) holds. Return it from
+// IssuerConfig.Validate with a code listed in ValidateCodes (any other code
+// is recorded as RuleCustom), or from a Rule's Check (the Rule's own Code
+// is recorded whatever code says). detail is logged: it MUST NOT hold the
+// token, and text taken from the token should be quoted and truncated.
+func RuleError(sentinel *Error, code, detail string) *Error {
+	r := ReasonMissingClaim
+	if sentinel != nil && sentinel.Reason != "" {
+		r = sentinel.Reason
+	}
+	return &Error{Reason: r, Rule: code, Detail: detail}
+}
+
+// ruleRefusal is the rejection of issuer is by the rule code: the Reason of
+// the first *Error in err's chain (default ReasonMissingClaim), err as the
+// cause.
+func ruleRefusal(is *issuer, code string, err error) *Error {
+	r := ReasonMissingClaim
+	var ve *Error
+	if errors.As(err, &ve) && ve.Reason != "" {
+		r = ve.Reason
+	}
+	return &Error{Reason: r, Issuer: is.name, Rule: code, Detail: "rule " + code, Err: err}
+}
+
+// validateCode is the sub-reason of a Validate refusal: the Rule of the
+// first *Error in err's chain when Validate declared it, else RuleCustom.
+func validateCode(is *issuer, err error) string {
+	var ve *Error
+	if errors.As(err, &ve) && ve.Rule != "" {
+		for _, c := range is.valCodes {
+			if c == ve.Rule {
+				return c
+			}
+		}
+	}
+	return RuleCustom
+}

@@ -2,7 +2,9 @@ package jwtverify_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/m2mauth/m2mauth/jwkscache"
@@ -71,4 +73,60 @@ func Example() {
 	// client: billing-worker scopes: [orders.read]
 	// denied: insufficient_scope [orders.write]
 	// tampered: malformed -> invalid_token
+}
+
+// ExampleRuleError shows a user rule: a deny list of token IDs checked by
+// IssuerConfig.Validate on every Verify, also when the verified-token
+// cache answers, with its own sub-reason code.
+func ExampleRuleError() {
+	issuer, err := oauthtest.New()
+	if err != nil {
+		panic(err)
+	}
+	defer issuer.Close()
+	pub, _ := issuer.PublicKey(issuer.SigningKeyID())
+	key, err := jwkscache.NewKey(issuer.SigningKeyID(), "RS256", pub)
+	if err != nil {
+		panic(err)
+	}
+
+	var denied sync.Map // token ID -> true; filled at run time
+	v, err := jwtverify.New(jwtverify.Config{
+		Issuers: []jwtverify.IssuerConfig{{
+			Name:       "corp",
+			Issuer:     issuer.Issuer(),
+			Keys:       jwkscache.NewStatic("corp", key),
+			Audiences:  []string{oauthtest.DefaultAudience},
+			ClientIDs:  []string{oauthtest.DefaultClientID},
+			Algorithms: []string{"RS256"},
+			Validate: func(p *jwtverify.Principal) error {
+				if _, ok := denied.Load(p.TokenID()); ok {
+					return jwtverify.RuleError(jwtverify.ErrClient, "jti_denied", "token ID is denied")
+				}
+				return nil
+			},
+			ValidateCodes: []string{"jti_denied"},
+		}},
+	})
+	if err != nil {
+		panic(err)
+	}
+
+	token, err := issuer.Mint(oauthtest.WithClaims(map[string]any{"jti": "t-42"}))
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	_, err = v.Verify(ctx, token)
+	fmt.Println("first use:", err)
+
+	denied.Store("t-42", true) // the token is cached, the rule still runs
+	_, err = v.Verify(ctx, token)
+	var e *jwtverify.Error
+	if errors.As(err, &e) {
+		fmt.Println("after the deny:", e.Reason, e.Rule, "cache hits:", v.CacheStats().Hits)
+	}
+	// Output:
+	// first use: <nil>
+	// after the deny: client jti_denied cache hits: 1
 }

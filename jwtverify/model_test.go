@@ -315,6 +315,7 @@ func TestConfigValidation(t *testing.T) {
 		{"permission_empty_path", func(c *Config) { c.Issuers[0].Permissions = []PermissionClaim{{Kind: KindRole}} }, "path"},
 		{"required_empty", func(c *Config) { c.Issuers[0].RequiredClaims = []string{""} }, "empty required claim"},
 		{"max_size_negative", func(c *Config) { c.MaxTokenSize = -1 }, "MaxTokenSize"},
+		{"max_size_over_64KiB", func(c *Config) { c.MaxTokenSize = 64<<10 + 1 }, "MaxTokenSize"},
 		{"cache_negative", func(c *Config) { c.Cache.MaxEntries = -1 }, "negative cache bound"},
 		{"too_many_claims", func(c *Config) {
 			for i := 0; i < 40; i++ {
@@ -372,7 +373,7 @@ func TestObserverOnRejection(t *testing.T) {
 		t.Fatalf("event %+v", ev)
 	}
 	_, _ = v.Verify(context.Background(), "x")
-	if ev := rec.last(); ev.Reason != ReasonMalformed || ev.Issuer != "" {
+	if ev := rec.last(); ev.Reason != ReasonMalformed || ev.Issuer != NoIssuer {
 		t.Fatalf("event %+v", ev)
 	}
 }

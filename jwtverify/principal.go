@@ -13,6 +13,11 @@ import (
 // cached Principal serves many concurrent requests, so getters return
 // copies. It keeps the raw claims document (for Claim and DecodeClaim) and
 // a few compact fields whose strings share the document's memory.
+//
+// Every method is safe on a nil *Principal (a handler reached without the
+// middleware): it returns the zero value (no permission, no claim, the
+// zero Time), so code that forgot the middleware fails closed instead of
+// panicking.
 type Principal struct {
 	raw        string // the claims JSON, never modified
 	issuerName string
@@ -34,34 +39,79 @@ type Principal struct {
 }
 
 // Issuer returns the token's iss claim.
-func (p *Principal) Issuer() string { return p.iss }
+func (p *Principal) Issuer() string {
+	if p == nil {
+		return ""
+	}
+	return p.iss
+}
 
 // IssuerName returns the configured name of the issuer that verified the
 // token (safe as a metric label).
-func (p *Principal) IssuerName() string { return p.issuerName }
+func (p *Principal) IssuerName() string {
+	if p == nil {
+		return ""
+	}
+	return p.issuerName
+}
 
 // Subject returns the sub claim ("" when absent).
-func (p *Principal) Subject() string { return p.sub }
+func (p *Principal) Subject() string {
+	if p == nil {
+		return ""
+	}
+	return p.sub
+}
 
 // ClientID returns the calling application: the first present claim of the
 // issuer's ClientIDClaims ("" when absent and any client is allowed).
-func (p *Principal) ClientID() string { return p.clientID }
+func (p *Principal) ClientID() string {
+	if p == nil {
+		return ""
+	}
+	return p.clientID
+}
 
 // TenantID returns the tid claim ("" when absent).
-func (p *Principal) TenantID() string { return p.tid }
+func (p *Principal) TenantID() string {
+	if p == nil {
+		return ""
+	}
+	return p.tid
+}
 
 // Audiences returns a copy of the aud claim as a list.
-func (p *Principal) Audiences() []string { return slices.Clone(p.aud) }
+func (p *Principal) Audiences() []string {
+	if p == nil {
+		return nil
+	}
+	return slices.Clone(p.aud)
+}
 
 // Scopes returns a copy of the merged permission set (delegated scopes and
 // app roles), sorted and deduplicated.
-func (p *Principal) Scopes() []string { return slices.Clone(p.scopes) }
+func (p *Principal) Scopes() []string {
+	if p == nil {
+		return nil
+	}
+	return slices.Clone(p.scopes)
+}
 
 // DelegatedScopes returns a copy of the delegated scopes, sorted.
-func (p *Principal) DelegatedScopes() []string { return slices.Clone(p.delegated) }
+func (p *Principal) DelegatedScopes() []string {
+	if p == nil {
+		return nil
+	}
+	return slices.Clone(p.delegated)
+}
 
 // Roles returns a copy of the app roles, sorted.
-func (p *Principal) Roles() []string { return slices.Clone(p.roles) }
+func (p *Principal) Roles() []string {
+	if p == nil {
+		return nil
+	}
+	return slices.Clone(p.roles)
+}
 
 func has(set []string, v string) bool {
 	_, ok := slices.BinarySearch(set, v)
@@ -99,10 +149,15 @@ func (p *Principal) HasRole(r string) bool { return p != nil && has(p.roles, r) 
 
 // AppOnly reports whether the token was classified as app-only (client
 // credentials), by the issuer's AppOnly function or the default heuristic.
-func (p *Principal) AppOnly() bool { return p.appOnly }
+func (p *Principal) AppOnly() bool { return p != nil && p.appOnly }
 
 // ExpiresAt returns the exp claim.
-func (p *Principal) ExpiresAt() time.Time { return time.UnixMicro(p.exp) }
+func (p *Principal) ExpiresAt() time.Time {
+	if p == nil {
+		return time.Time{}
+	}
+	return time.UnixMicro(p.exp)
+}
 
 // ValidUntil returns the instant from which Verify refuses the token as
 // expired: exp plus the issuer's leeway. Adapters that keep a connection or
@@ -117,18 +172,26 @@ func (p *Principal) ValidUntil() time.Time {
 
 // IssuedAt returns the iat claim, or the zero Time when absent.
 func (p *Principal) IssuedAt() time.Time {
-	if !p.hasIat {
+	if p == nil || !p.hasIat {
 		return time.Time{}
 	}
 	return time.UnixMicro(p.iat)
 }
 
 // TokenID returns the jti claim ("" when absent).
-func (p *Principal) TokenID() string { return p.jti }
+func (p *Principal) TokenID() string {
+	if p == nil {
+		return ""
+	}
+	return p.jti
+}
 
 func (p *Principal) doc() []byte { return stringBytes(p.raw) }
 
 func (p *Principal) member(name string) (jval, bool) {
+	if p == nil {
+		return jval{}, false
+	}
 	return lookupMember(p.doc(), jval{start: 0, end: len(p.raw), kind: kindObject}, name)
 }
 
@@ -164,7 +227,12 @@ func (p *Principal) DecodeClaim(name string, v any) error {
 }
 
 // RawClaims returns a copy of the verified claims JSON.
-func (p *Principal) RawClaims() []byte { return []byte(p.raw) }
+func (p *Principal) RawClaims() []byte {
+	if p == nil {
+		return nil
+	}
+	return []byte(p.raw)
+}
 
 // String returns a safe summary: issuer name, client, subject and
 // permissions, never the token.

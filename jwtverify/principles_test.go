@@ -88,7 +88,7 @@ func TestPrinciples(t *testing.T) {
 		{name: "zip_header", token: tokenOf(tok("RS256", map[string]any{"zip": "DEF"}, nil)), want: ReasonMalformed},
 		{name: "x5t_allowed_and_ignored", token: tokenOf(tok("RS256", map[string]any{"x5t": "abc"}, nil)), want: ""},
 		{name: "header_array", token: tokenOf(rawTok("RS256", []byte(`["RS256"]`), mustJSON(baseClaims()))), want: ReasonMalformed},
-		{name: "header_over_limit", cfg: func(c *Config) { c.MaxTokenSize = 1 << 20 }, token: tokenOf(tok("RS256", map[string]any{"pad": strings.Repeat("p", 9000)}, nil)), want: ReasonMalformed},
+		{name: "header_over_limit", cfg: func(c *Config) { c.MaxTokenSize = MaxMaxTokenSize }, token: tokenOf(tok("RS256", map[string]any{"pad": strings.Repeat("p", 9000)}, nil)), want: ReasonMalformed},
 		{name: "json_depth_16_ok", token: tokenOf(rawTok("RS256", hdrJSON("RS256"), claimsWith(`"d":`+nested(15)))), want: ""},
 		{name: "json_depth_17_refused", token: tokenOf(rawTok("RS256", hdrJSON("RS256"), claimsWith(`"d":`+nested(16)))), want: ReasonMalformed},
 		{name: "json_deep_10000", token: tokenOf(rawTok("RS256", hdrJSON("RS256"), claimsWith(`"d":`+nested(5000)))), want: ReasonMalformed},

@@ -62,7 +62,9 @@ func (v *Verifier) Issuers() []IssuerInfo {
 //
 // A token seen before and still valid is answered from the verified-token
 // cache without any parsing or crypto, after re-checking exp/nbf against
-// the clock and that its signing key is still published.
+// the clock and that its signing key is still published. The issuer's
+// Validate hook (the user's rule) runs on every call, cache hit or not;
+// its pure Rules ran when the token was first verified.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Principal, error) {
 	if v.obs == nil {
 		p, _, _, err := v.verify(ctx, token)
@@ -80,12 +82,12 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Principal, error)
 		now = v.now()
 	}
 	p, hit, is, err := v.verifyAt(ctx, token, now)
-	ev := VerifyEvent{CacheHit: hit, Duration: time.Since(start)}
+	ev := VerifyEvent{Issuer: NoIssuer, CacheHit: hit, Duration: time.Since(start)}
 	if is != nil {
 		ev.Issuer = is.name
 	}
 	if err != nil {
-		ev.Reason, ev.Err = err.Reason, err
+		ev.Reason, ev.Rule, ev.Err = err.Reason, err.Rule, err
 		v.obs.ObserveVerify(ev)
 		return nil, err
 	}
@@ -108,12 +110,22 @@ func (v *Verifier) verifyAt(ctx context.Context, token string, now time.Time) (*
 	c := v.cache
 	if c == nil {
 		p, is, _, err := v.verifySlow(ctx, token, now)
+		if err == nil && is.validate != nil {
+			if err = userRule(is, p); err != nil {
+				p = nil
+			}
+		}
 		return p, false, is, err
 	}
 	h := c.hash(token)
 	if e, slot := c.get(h, token); e != nil {
 		p, err, ok := c.check(e, slot, now.UnixMicro())
 		if ok {
+			if err == nil && e.is.validate != nil {
+				if err = userRule(e.is, p); err != nil {
+					p = nil
+				}
+			}
 			return p, true, e.is, err
 		}
 		// The signing key is gone: verify from scratch.
@@ -121,8 +133,15 @@ func (v *Verifier) verifyAt(ctx context.Context, token string, now time.Time) (*
 	c.misses.Add(1)
 	p, is, e, err := v.verifySlow(ctx, token, now)
 	if err == nil {
+		// The entry records the verdict of everything that cannot change
+		// for this token; the user's rule runs on every call, hit or miss.
 		e.token, e.hash = token, h
 		c.put(e, now.UnixMicro())
+		if is.validate != nil {
+			if err = userRule(is, p); err != nil {
+				p = nil
+			}
+		}
 	}
 	return p, false, is, err
 }
@@ -184,77 +203,127 @@ func keyIssuerOK(k *jwkscache.Key, iss, tenant string) bool {
 
 func malformed(detail string) *Error { return newErr(ReasonMalformed, detail) }
 
-// verifySlow runs the whole pipeline for a token the cache does not know.
-// On success it returns a cache entry describing the Principal.
+// parsed is the state verifySlow's phases share: the decoded token and the
+// index of its claims. It lives on verifySlow's stack (the phases take a
+// pointer and keep none); small headers and signatures decode into buffers
+// on that stack too, so they cost no allocation.
+type parsed struct {
+	token string
+	hs    string // header segment (base64url)
+	ps    string // payload segment (base64url)
+	h     header // spans into the decoded header (kept apart: see decode)
+	raw   []byte // decoded claims (heap: the Principal keeps it)
+	doc   string // raw as a string; raw is never modified once parsed
+	c     claims
+	iss   string // the iss claim
+}
+
+// verifySlow runs the whole pipeline for a token the cache does not know,
+// one named phase after another. On success it returns a cache entry
+// describing the Principal (nil when the cache is off).
 func (v *Verifier) verifySlow(ctx context.Context, token string, now time.Time) (*Principal, *issuer, *cacheEntry, *Error) {
+	var t parsed
+	var hbuf [512]byte
+	var sbuf [1024]byte
+	hdr, sig, err := v.decode(&t, token, hbuf[:], sbuf[:])
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	is, tenant, err := v.pickIssuer(t.iss, t.doc, &t.c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	used, err := checkSignature(ctx, is, &t, hdr, sig, tenant)
+	if err == nil {
+		err = checkTimeAndType(is, &t.c, t.doc, now.UnixMicro())
+	}
+	var p *Principal
+	if err == nil {
+		p = v.newPrincipal(is, &t)
+		err = v.checkAudienceAndClient(is, &t, p)
+	}
+	if err == nil {
+		err = mapAndRule(is, &t, p)
+	}
+	if err != nil {
+		err.Issuer = is.name
+		return nil, is, nil, err
+	}
+	if v.cache == nil {
+		return p, is, nil, nil
+	}
+	return p, is, newEntry(is, p, used, &t.c), nil
+}
+
+// decode is the first phase: the compact form, the header, the signature
+// bytes and the claims, all strictly, and the unverified iss. It returns
+// the decoded header and signature, in hbuf and sbuf when they fit (they
+// are returned rather than stored in t, whose contents partly outlive the
+// call, so that the buffers stay on the caller's stack).
+func (v *Verifier) decode(t *parsed, token string, hbuf, sbuf []byte) (hdr, sig []byte, err *Error) {
 	hs, ps, ss, ok := splitCompact(token)
 	if !ok {
-		return nil, nil, nil, malformed("not a compact JWS with three non-empty segments")
+		return nil, nil, malformed("not a compact JWS with three non-empty segments")
 	}
-	// Header.
+	t.token, t.hs, t.ps = token, hs, ps
 	hl := b64Len(len(hs))
 	if hl < 0 || hl > maxHeaderSize {
-		return nil, nil, nil, malformed("header segment length")
+		return nil, nil, malformed("header segment length")
 	}
-	var hbuf [512]byte
-	var hdr []byte
 	if hl <= len(hbuf) {
 		hdr = hbuf[:hl]
 	} else {
 		hdr = make([]byte, hl)
 	}
 	if !b64Decode(hdr, hs) {
-		return nil, nil, nil, malformed("header is not canonical base64url")
+		return nil, nil, malformed("header is not canonical base64url")
 	}
-	h, herr := parseHeader(hdr)
-	if herr != nil {
-		return nil, nil, nil, herr
+	if t.h, err = parseHeader(hdr); err != nil {
+		return nil, nil, err
 	}
 	// Signature (decoded before the payload: cheap shape check).
 	sl := b64Len(len(ss))
-	var sbuf [1024]byte
 	if sl < 0 || sl > len(sbuf) {
-		return nil, nil, nil, malformed("signature segment length")
+		return nil, nil, malformed("signature segment length")
 	}
-	sig := sbuf[:sl]
+	sig = sbuf[:sl]
 	if !b64Decode(sig, ss) {
-		return nil, nil, nil, malformed("signature is not canonical base64url")
+		return nil, nil, malformed("signature is not canonical base64url")
 	}
-	// Claims.
 	pl := b64Len(len(ps))
 	if pl < 0 {
-		return nil, nil, nil, malformed("payload segment length")
+		return nil, nil, malformed("payload segment length")
 	}
-	raw := make([]byte, pl)
-	if !b64Decode(raw, ps) {
-		return nil, nil, nil, malformed("payload is not canonical base64url")
+	t.raw = make([]byte, pl)
+	if !b64Decode(t.raw, ps) {
+		return nil, nil, malformed("payload is not canonical base64url")
 	}
-	var c claims
-	if err := parseClaims(raw, v.interestTab, &c); err != nil {
-		return nil, nil, nil, err
+	if err := parseClaims(t.raw, v.interestTab, &t.c); err != nil {
+		return nil, nil, err
 	}
-	doc := bytesString(raw) // raw is never modified from here on
-	if c.iss.kind == 0 {
-		return nil, nil, nil, newErr(ReasonIssuer, "no iss claim")
+	t.doc = bytesString(t.raw)
+	if t.c.iss.kind == 0 {
+		return nil, nil, newErr(ReasonIssuer, "no iss claim")
 	}
-	issVal := stringOf(doc, c.iss)
-	is, tenant, ierr := v.pickIssuer(issVal, doc, &c)
-	if ierr != nil {
-		return nil, nil, nil, ierr
-	}
-	fail := func(r Reason, detail string, cause error) (*Principal, *issuer, *cacheEntry, *Error) {
-		return nil, is, nil, &Error{Reason: r, Issuer: is.name, Detail: detail, Err: cause}
-	}
+	t.iss = stringOf(t.doc, t.c.iss)
+	return hdr, sig, nil
+}
+
+// checkSignature is the key phase: the header's alg and typ against the
+// chosen issuer's policy, the keys its source alone supplies for the kid,
+// and the signature (hdr and sig are the decoded header and signature). It
+// returns the key that verified.
+func checkSignature(ctx context.Context, is *issuer, t *parsed, hdr, sig []byte, tenant string) (*jwkscache.Key, *Error) {
+	h := &t.h
 	if !is.algs[h.alg] {
-		return fail(ReasonUnsupportedAlg, "alg "+h.alg.String()+" is not allowed for this issuer", nil)
+		return nil, newErr(ReasonUnsupportedAlg, "alg "+h.alg.String()+" is not allowed for this issuer")
 	}
 	if !typOK(hdr, h.typ, is.typ) {
 		if h.typ.kind == 0 {
-			return fail(ReasonType, "no typ header (RFC 9068 strict mode)", nil)
+			return nil, newErr(ReasonType, "no typ header (RFC 9068 strict mode)")
 		}
-		return fail(ReasonType, "typ "+quoteBytes(hdr[h.typ.start:h.typ.end])+" is not an access token type", nil)
+		return nil, newErr(ReasonType, "typ "+quoteBytes(hdr[h.typ.start:h.typ.end])+" is not an access token type")
 	}
-	// Keys: only from this issuer's source.
 	kid := ""
 	if h.kid.kind != 0 {
 		if h.kid.esc {
@@ -266,12 +335,11 @@ func (v *Verifier) verifySlow(ctx context.Context, token string, now time.Time) 
 	keys, kerr := is.keys.Lookup(ctx, kid)
 	if kerr != nil {
 		if errors.Is(kerr, jwkscache.ErrKeysUnavailable) {
-			return fail(ReasonKeysUnavailable, "no usable key set", kerr)
+			return nil, &Error{Reason: ReasonKeysUnavailable, Detail: "no usable key set", Err: kerr}
 		}
-		return fail(ReasonUnknownKey, "kid "+quote(kid), kerr)
+		return nil, &Error{Reason: ReasonUnknownKey, Detail: "kid " + quote(kid), Err: kerr}
 	}
-	input := stringBytes(token[:len(hs)+1+len(ps)])
-	var used *jwkscache.Key
+	input := stringBytes(t.token[:len(t.hs)+1+len(t.ps)])
 	fits, tried := 0, 0
 	for i := range keys {
 		k := &keys[i]
@@ -279,7 +347,7 @@ func (v *Verifier) verifySlow(ctx context.Context, token string, now time.Time) 
 			continue
 		}
 		fits++
-		if !keyIssuerOK(k, issVal, tenant) {
+		if !keyIssuerOK(k, t.iss, tenant) {
 			continue
 		}
 		if tried == maxKeyTries {
@@ -287,47 +355,55 @@ func (v *Verifier) verifySlow(ctx context.Context, token string, now time.Time) 
 		}
 		tried++
 		if verifySig(h.alg, k, input, sig) {
-			used = k
-			break
+			return k, nil
 		}
 	}
-	if used == nil {
-		switch {
-		case fits == 0:
-			return fail(ReasonUnsupportedAlg, "no key with kid "+quote(kid)+" fits alg "+h.alg.String(), nil)
-		case tried == 0:
-			return fail(ReasonUnknownKey, "the key with kid "+quote(kid)+" belongs to another issuer", nil)
-		}
-		return fail(ReasonBadSignature, "signature does not verify", nil)
+	switch {
+	case fits == 0:
+		return nil, newErr(ReasonUnsupportedAlg, "no key with kid "+quote(kid)+" fits alg "+h.alg.String())
+	case tried == 0:
+		return nil, newErr(ReasonUnknownKey, "the key with kid "+quote(kid)+" belongs to another issuer")
 	}
-	// Claims checks.
-	nowUs := now.UnixMicro()
+	return nil, newErr(ReasonBadSignature, "signature does not verify")
+}
+
+// checkTimeAndType is the validity phase: exp (required), nbf and iat with
+// the issuer's leeway at now (microseconds), and the claims that say the
+// token is not a bearer access token (typ, token_use, cnf).
+func checkTimeAndType(is *issuer, c *claims, doc string, now int64) *Error {
 	lw := is.leeway
 	if !c.hasExp {
-		return fail(ReasonMissingClaim, "no exp claim", nil)
+		return newErr(ReasonMissingClaim, "no exp claim")
 	}
-	if nowUs >= c.exp+lw {
-		return fail(ReasonExpired, "token expired at "+time.UnixMicro(c.exp).UTC().Format(time.RFC3339), nil)
+	if now >= c.exp+lw {
+		return newErr(ReasonExpired, "token expired at "+time.UnixMicro(c.exp).UTC().Format(time.RFC3339))
 	}
-	if c.hasNbf && c.nbf > nowUs+lw {
-		return fail(ReasonNotYetValid, "nbf is in the future", nil)
+	if c.hasNbf && c.nbf > now+lw {
+		return newErr(ReasonNotYetValid, "nbf is in the future")
 	}
-	if c.hasIat && c.iat > nowUs+lw {
-		return fail(ReasonNotYetValid, "iat is in the future", nil)
+	if c.hasIat && c.iat > now+lw {
+		return newErr(ReasonNotYetValid, "iat is in the future")
 	}
 	if c.typ.kind == kindString && badPayloadTyp(stringOf(doc, c.typ)) {
-		return fail(ReasonType, "claims typ "+quote(stringOf(doc, c.typ))+" is not an access token", nil)
+		return newErr(ReasonType, "claims typ "+quote(stringOf(doc, c.typ))+" is not an access token")
 	}
 	if c.tokenUse.kind != 0 && (c.tokenUse.kind != kindString || stringOf(doc, c.tokenUse) != "access") {
-		return fail(ReasonType, "token_use is not access", nil)
+		return newErr(ReasonType, "token_use is not access")
 	}
 	if c.hasCnf && !is.ignoreCnf {
 		// A DPoP- or certificate-bound token (RFC 9449, RFC 8705) presented
 		// as a bearer token: its binding cannot be checked here, and RFC
 		// 9449 section 7.2 forbids accepting it under the Bearer scheme.
-		return fail(ReasonType, "token is sender-constrained (cnf)", nil)
+		return newErr(ReasonType, "token is sender-constrained (cnf)")
 	}
-	p := &Principal{raw: doc, issuerName: is.name, iss: issVal, exp: c.exp, iat: c.iat, hasIat: c.hasIat, leeway: is.leeway, verifier: v}
+	return nil
+}
+
+// newPrincipal starts the Principal of a verified token: the identity
+// claims, sharing the claims document's memory.
+func (v *Verifier) newPrincipal(is *issuer, t *parsed) *Principal {
+	c, doc := &t.c, t.doc
+	p := &Principal{raw: doc, issuerName: is.name, iss: t.iss, exp: c.exp, iat: c.iat, hasIat: c.hasIat, leeway: is.leeway, verifier: v}
 	if c.sub.kind != 0 {
 		p.sub = stringOf(doc, c.sub)
 	}
@@ -337,77 +413,89 @@ func (v *Verifier) verifySlow(ctx context.Context, token string, now time.Time) 
 	if c.tid.kind == kindString {
 		p.tid = stringOf(doc, c.tid)
 	}
-	// Audience.
+	return p
+}
+
+// checkAudienceAndClient is the binding phase: the audience against the
+// issuer's list, the client ID against its allow list and the required
+// claims. It fills p's audiences and client ID.
+func (v *Verifier) checkAudienceAndClient(is *issuer, t *parsed, p *Principal) *Error {
+	c, doc := &t.c, t.doc
 	switch c.aud.kind {
 	case kindString:
 		p.aud1[0] = stringOf(doc, c.aud)
 		p.aud = p.aud1[:]
 	case kindArray:
-		arrayElems(raw, c.aud, func(e jval) bool {
+		arrayElems(t.raw, c.aud, func(e jval) bool {
 			p.aud = append(p.aud, stringOf(doc, e))
 			return true
 		})
 	}
 	if !is.skipAud {
 		if c.aud.kind == 0 {
-			return fail(ReasonAudience, "no aud claim", nil)
+			return newErr(ReasonAudience, "no aud claim")
 		}
 		if len(p.aud) == 0 {
-			return fail(ReasonAudience, "empty aud", nil)
+			return newErr(ReasonAudience, "empty aud")
 		}
 		if !audOK(p.aud, is.audiences) {
-			return fail(ReasonAudience, "aud "+quote(strings.Join(p.aud, " "))+" is not accepted", nil)
+			return newErr(ReasonAudience, "aud "+quote(strings.Join(p.aud, " "))+" is not accepted")
 		}
 	}
-	// Client.
 	for _, idx := range is.clientIdx {
 		cv := c.extra[idx]
 		if cv.kind == 0 || cv.kind == kindNull {
 			continue
 		}
 		if cv.kind != kindString {
-			return fail(ReasonMalformed, "client claim "+quote(v.interest[idx])+" is not a string", nil)
+			return newErr(ReasonMalformed, "client claim "+quote(v.interest[idx])+" is not a string")
 		}
 		p.clientID = stringOf(doc, cv)
 		break
 	}
 	if !is.anyClient {
 		if p.clientID == "" {
-			return fail(ReasonClient, "no client ID claim", nil)
+			return newErr(ReasonClient, "no client ID claim")
 		}
 		if _, ok := is.clientIDs[p.clientID]; !ok {
-			return fail(ReasonClient, "client "+quote(p.clientID)+" is not allowed", nil)
+			return newErr(ReasonClient, "client "+quote(p.clientID)+" is not allowed")
 		}
 	}
-	// Required claims.
 	for i, idx := range is.required {
 		if k := c.extra[idx].kind; k == 0 || k == kindNull {
-			return fail(ReasonMissingClaim, "required claim "+quote(is.reqNames[i])+" is missing", nil)
+			return newErr(ReasonMissingClaim, "required claim "+quote(is.reqNames[i])+" is missing")
 		}
 	}
-	// Permissions.
-	hasDelegatedClaim, perr := mapPermissions(raw, doc, &c, is, p)
+	return nil
+}
+
+// mapAndRule is the permissions phase: the permission claims mapped into
+// p, the app-only classification, then the issuer's pure Rules (whose
+// verdict the cache keeps with the token).
+func mapAndRule(is *issuer, t *parsed, p *Principal) *Error {
+	hasDelegatedClaim, perr := mapPermissions(t.raw, t.doc, &t.c, is, p)
 	if perr != nil {
-		return fail(ReasonMalformed, perr.Error(), nil)
+		return newErr(ReasonMalformed, perr.Error())
 	}
 	if is.appOnly != nil {
 		p.appOnly = is.appOnly(p)
 	} else {
-		p.appOnly = defaultAppOnly(doc, &c, p, hasDelegatedClaim)
+		p.appOnly = defaultAppOnly(t.doc, &t.c, p, hasDelegatedClaim)
 	}
-	if is.validate != nil {
-		if err := is.validate(p); err != nil {
-			r := ReasonMissingClaim
-			var ve *Error
-			if errors.As(err, &ve) && ve.Reason != "" {
-				r = ve.Reason
-			}
-			return fail(r, "issuer rule", err)
+	for i := range is.rules {
+		r := &is.rules[i]
+		if err := r.Check(p); err != nil {
+			return ruleRefusal(is, r.Code, err)
 		}
 	}
-	if v.cache == nil {
-		return p, is, nil, nil
-	}
+	return nil
+}
+
+// newEntry is the cache phase: the entry that lets later hits of the token
+// skip every phase above, valid until exp plus leeway and while the source
+// publishes the key that verified.
+func newEntry(is *issuer, p *Principal, used *jwkscache.Key, c *claims) *cacheEntry {
+	lw := is.leeway
 	e := &cacheEntry{
 		p:        p,
 		is:       is,
@@ -428,7 +516,17 @@ func (v *Verifier) verifySlow(ctx context.Context, token string, now time.Time) 
 	if nb != math.MinInt64 {
 		e.nbfLimit = nb - lw
 	}
-	return p, is, e, nil
+	return e
+}
+
+// userRule runs the issuer's Validate on p (every Verify, cache hit or
+// not): nil, or the refusal with its declared code or RuleCustom.
+func userRule(is *issuer, p *Principal) *Error {
+	err := is.validate(p)
+	if err == nil {
+		return nil
+	}
+	return ruleRefusal(is, validateCode(is, err), err)
 }
 
 func satAdd(a, b int64) int64 {
@@ -568,4 +666,28 @@ func (v *Verifier) CacheStats() CacheStats {
 		return CacheStats{}
 	}
 	return v.cache.stats()
+}
+
+// Forget drops token from the verified-token cache, so that its next Verify
+// runs every check again (the signature, the claims and the issuer's
+// Rules). It reports whether the token was cached. The user's rule
+// (IssuerConfig.Validate) needs no Forget: it runs on every Verify. Use
+// Forget when the answer of a check the cache skips may have changed for
+// this token, for instance after learning its signing key leaked before the
+// key source stopped publishing it. A Verify of the same token running
+// concurrently may cache it again once it has verified it.
+func (v *Verifier) Forget(token string) bool {
+	if v.cache == nil {
+		return false
+	}
+	return v.cache.forget(token)
+}
+
+// ForgetAll empties the verified-token cache: every token is verified from
+// scratch at its next Verify. Verify calls running concurrently may cache
+// the tokens they verify.
+func (v *Verifier) ForgetAll() {
+	if v.cache != nil {
+		v.cache.forgetAll()
+	}
 }

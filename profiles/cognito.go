@@ -83,12 +83,12 @@ func Cognito(o CognitoOptions) (Profile, error) {
 	ic.RequiredClaims = []string{"token_use", "client_id"}
 	ic.Permissions = []jwtverify.PermissionClaim{{Path: []string{"scope"}, Kind: jwtverify.KindScope}}
 	ic.AppOnly = CognitoAppOnly
-	ic.Validate = func(p *jwtverify.Principal) error {
+	ic.Rules = []jwtverify.Rule{check(RuleCognitoTokenUse, func(p *jwtverify.Principal) error {
 		if use, _ := p.StringClaim("token_use"); use != "access" {
 			return ruleErr(jwtverify.ErrType, prov, "token_use %s is not \"access\"", quote(use))
 		}
 		return nil
-	}
+	})}
 	return Profile{
 		IssuerConfig: ic,
 		Provider:     prov,

@@ -6,10 +6,25 @@
 // Each constructor checks its options (misconfiguration fails here, with a
 // *ConfigError) and returns a Profile: a jwtverify.IssuerConfig with the
 // provider's exact issuer, audience forms, client-ID claim, permission
-// claims, token type policy and special rules (Validate and AppOnly
-// hooks), plus the URL of the provider's key set. Every field can be
-// overridden before the configuration is handed to jwtverify.New; use
-// Profile.AddRule to add a rule without dropping the provider's.
+// claims, token type policy, AppOnly hook and special rules, plus the URL
+// of the provider's key set. Every field can be overridden before the
+// configuration is handed to jwtverify.New.
+//
+// # Rules
+//
+// The provider's rules are IssuerConfig.Rules: pure functions of the
+// verified claims and the options, run once per token (a cache hit reuses
+// their verdict). Each refuses with a fixed sub-reason code from a closed
+// set (RuleCodes), recorded in jwtverify.Error.Rule and so in logs and
+// events: RuleEntraTenantMissing, RuleEntraTenantNotGUID,
+// RuleEntraTenantNotAllowed, RuleEntraIssuerTenant, RuleEntraVersion,
+// RuleEntraNoPermissions, RuleEntraDelegated, RuleB2CPolicy,
+// RuleB2CPolicyMissing, RuleKeycloakTokenType, RuleCognitoTokenUse and
+// RuleHydraEmptyAudience. Validate is the user's: Profile.AddRule and
+// Profile.AddRuleCode append to it, and it runs on every Verify, cache hit
+// or not, after the provider's rules. A rule added with AddRule refuses
+// with the code jwtverify.RuleCustom, one added with AddRuleCode with its
+// own declared code.
 //
 // Keys: pass a jwkscache.KeySource in the options (tests, offline use), or
 // leave it nil and let Profile.StartKeys start a jwkscache.Cache on the

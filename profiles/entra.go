@@ -260,7 +260,7 @@ func EntraID(o EntraOptions) ([]Profile, error) {
 			{Path: []string{"scp"}, Kind: jwtverify.KindScope},
 		}
 		ic.AppOnly = EntraAppOnly
-		ic.Validate = r.validate
+		ic.Rules = r.rules()
 		p.IssuerConfig = ic
 		out = append(out, p)
 	}
@@ -286,36 +286,66 @@ type entraRules struct {
 	acl            bool
 }
 
-func (r *entraRules) validate(p *jwtverify.Principal) error {
+// rules returns Entra's checks in order; each assumes the ones before it
+// passed.
+func (r *entraRules) rules() []jwtverify.Rule {
 	const prov = "entra"
-	tid, ok := p.StringClaim("tid")
-	if !ok {
-		return ruleErr(jwtverify.ErrMissingClaim, prov, "token has no string tid")
+	rs := []jwtverify.Rule{
+		check(RuleEntraTenantMissing, func(p *jwtverify.Principal) error {
+			if _, ok := p.StringClaim("tid"); !ok {
+				return ruleErr(jwtverify.ErrMissingClaim, prov, "token has no string tid")
+			}
+			return nil
+		}),
+		check(RuleEntraTenantNotGUID, func(p *jwtverify.Principal) error {
+			if tid, _ := p.StringClaim("tid"); !isGUID(tid) {
+				return ruleErr(jwtverify.ErrIssuer, prov, "tid %s is not a GUID", quote(tid))
+			}
+			return nil
+		}),
+		check(RuleEntraTenantNotAllowed, func(p *jwtverify.Principal) error {
+			tid, _ := p.StringClaim("tid")
+			switch {
+			case r.tenant != "":
+				if tid != r.tenant {
+					return ruleErr(jwtverify.ErrIssuer, prov, "tid %s is not the configured tenant", quote(tid))
+				}
+			case !r.anyTenant:
+				if !r.allowed[tid] {
+					return ruleErr(jwtverify.ErrIssuer, prov, "tenant %s is not allowed", quote(tid))
+				}
+			}
+			return nil
+		}),
+		check(RuleEntraIssuerTenant, func(p *jwtverify.Principal) error {
+			tid, _ := p.StringClaim("tid")
+			if want := strings.Replace(r.template, TenantTemplate, tid, 1); p.Issuer() != want {
+				return ruleErr(jwtverify.ErrIssuer, prov, "iss does not name the tenant in tid %s", quote(tid))
+			}
+			return nil
+		}),
+		check(RuleEntraVersion, func(p *jwtverify.Principal) error {
+			if ver, ok := p.StringClaim("ver"); ok && ver != r.ver {
+				return ruleErr(jwtverify.ErrType, prov, "token version %s where %s was expected", quote(ver), r.ver)
+			}
+			return nil
+		}),
 	}
-	if !isGUID(tid) {
-		return ruleErr(jwtverify.ErrIssuer, prov, "tid %s is not a GUID", quote(tid))
+	if !r.acl {
+		rs = append(rs, check(RuleEntraNoPermissions, func(p *jwtverify.Principal) error {
+			if !claimNonEmpty(p, "roles") && !claimNonEmpty(p, "scp") {
+				return ruleErr(jwtverify.ErrMissingClaim, prov, "token carries neither roles nor scp (grant the client an app role, or set AuthorizeByClientIDs)")
+			}
+			return nil
+		}))
 	}
-	switch {
-	case r.tenant != "":
-		if tid != r.tenant {
-			return ruleErr(jwtverify.ErrIssuer, prov, "tid %s is not the configured tenant", quote(tid))
-		}
-	case !r.anyTenant:
-		if !r.allowed[tid] {
-			return ruleErr(jwtverify.ErrIssuer, prov, "tenant %s is not allowed", quote(tid))
-		}
+	if !r.allowDelegated {
+		rs = append(rs, check(RuleEntraDelegated, func(p *jwtverify.Principal) error {
+			if !EntraAppOnly(p) {
+				return ruleErr(jwtverify.ErrType, prov, "delegated (user) token refused: only app-only tokens are accepted (set AllowDelegated)")
+			}
+			return nil
+		}))
 	}
-	if want := strings.Replace(r.template, TenantTemplate, tid, 1); p.Issuer() != want {
-		return ruleErr(jwtverify.ErrIssuer, prov, "iss does not name the tenant in tid %s", quote(tid))
-	}
-	if ver, ok := p.StringClaim("ver"); ok && ver != r.ver {
-		return ruleErr(jwtverify.ErrType, prov, "token version %s where %s was expected", quote(ver), r.ver)
-	}
-	if !r.acl && !claimNonEmpty(p, "roles") && !claimNonEmpty(p, "scp") {
-		return ruleErr(jwtverify.ErrMissingClaim, prov, "token carries neither roles nor scp (grant the client an app role, or set AuthorizeByClientIDs)")
-	}
-	if !r.allowDelegated && !EntraAppOnly(p) {
-		return ruleErr(jwtverify.ErrType, prov, "delegated (user) token refused: only app-only tokens are accepted (set AllowDelegated)")
-	}
-	return nil
+	return rs
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"sync"
 
 	"github.com/m2mauth/m2mauth/jwkscache"
 	"github.com/m2mauth/m2mauth/jwtverify"
@@ -209,15 +210,39 @@ func ExampleProfile_AddRule() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	// The provider's rules run first, then this one.
+	// The provider's rules run first (once per token), then this one (on
+	// every Verify, cache hit or not); its refusals are coded "custom".
 	p.AddRule(func(pr *jwtverify.Principal) error {
 		if ext, ok := pr.Claim("ext"); !ok || string(ext) == "{}" {
 			return fmt.Errorf("orders: token without ext: %w", jwtverify.ErrMissingClaim)
 		}
 		return nil
 	})
-	fmt.Println(p.Validate != nil)
-	// Output: true
+	fmt.Println(p.Validate != nil, p.Rules[0].Code)
+	// Output: true hydra_empty_audience
+}
+
+func ExampleProfile_AddRuleCode() {
+	p, err := profiles.Hydra(profiles.HydraOptions{
+		Issuer:    "https://hydra.example.com/",
+		Audience:  "https://api.example.com",
+		ClientIDs: []string{"orders-worker", "old-batch"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	var disabled sync.Map // client ID -> true, changed at run time
+	// Runs on every Verify: disabling a client refuses its cached tokens
+	// at their next use, with the sub-reason "client_disabled".
+	p.AddRuleCode("client_disabled", func(pr *jwtverify.Principal) error {
+		if _, off := disabled.Load(pr.ClientID()); off {
+			return jwtverify.ErrClient
+		}
+		return nil
+	})
+	disabled.Store("old-batch", true)
+	fmt.Println(p.ValidateCodes)
+	// Output: [client_disabled]
 }
 
 // StartKeys fetches the profile's keys with a jwkscache.Cache; here the

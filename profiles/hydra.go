@@ -67,12 +67,12 @@ func Hydra(o HydraOptions) (Profile, error) {
 		{Path: []string{"scope"}, Kind: jwtverify.KindScope},
 	}
 	ic.AppOnly = sameSubjectAndClient
-	ic.Validate = func(p *jwtverify.Principal) error {
+	ic.Rules = []jwtverify.Rule{check(RuleHydraEmptyAudience, func(p *jwtverify.Principal) error {
 		if len(p.Audiences()) == 0 {
 			return ruleErr(jwtverify.ErrAudience, prov, "empty aud (the client requested no audience)")
 		}
 		return nil
-	}
+	})}
 	base := strings.TrimRight(iss, "/")
 	return Profile{
 		IssuerConfig: ic,

@@ -115,13 +115,13 @@ func Keycloak(o KeycloakOptions) (Profile, error) {
 	}
 	ic.Permissions = append(ic.Permissions, jwtverify.PermissionClaim{Path: []string{"scope"}, Kind: jwtverify.KindScope})
 	ic.AppOnly = KeycloakAppOnly
-	ic.Validate = func(p *jwtverify.Principal) error {
+	ic.Rules = []jwtverify.Rule{check(RuleKeycloakTokenType, func(p *jwtverify.Principal) error {
 		typ, _ := p.StringClaim("typ")
 		if typ != "Bearer" {
 			return ruleErr(jwtverify.ErrType, prov, "payload typ %s is not \"Bearer\" (ID, Refresh and Logout tokens are refused)", quote(typ))
 		}
 		return nil
-	}
+	})}
 	return Profile{
 		IssuerConfig: ic,
 		Provider:     prov,

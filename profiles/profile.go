@@ -19,8 +19,10 @@ import (
 //
 // Every field can be overridden after construction (the embedded
 // IssuerConfig is a plain value): add audiences, change the name, replace
-// the key source. To add a rule without losing the provider's own, use
-// AddRule rather than assigning Validate.
+// the key source. The provider's own rules are in Rules (pure checks, run
+// once per token, each with a code of RuleCodes); Validate is left to the
+// user: AddRule and AddRuleCode append to it, and it runs on every
+// Verify, cache hit or not.
 type Profile struct {
 	jwtverify.IssuerConfig
 
@@ -36,25 +38,6 @@ type Profile struct {
 	// "common" metadata names the "{tenantid}" template instead of an
 	// issuer.
 	DiscoveryURL string
-}
-
-// AddRule appends rule to the profile's Validate hook: the provider's rules
-// run first, then rule. A nil rule is ignored.
-func (p *Profile) AddRule(rule func(*jwtverify.Principal) error) {
-	if rule == nil {
-		return
-	}
-	prev := p.Validate
-	if prev == nil {
-		p.Validate = rule
-		return
-	}
-	p.Validate = func(pr *jwtverify.Principal) error {
-		if err := prev(pr); err != nil {
-			return err
-		}
-		return rule(pr)
-	}
 }
 
 // CacheConfig returns base completed with where this profile's keys are:
@@ -288,9 +271,9 @@ func claimNonEmpty(p *jwtverify.Principal, name string) bool {
 	return true
 }
 
-// ruleErr builds a Validate error: a *jwtverify.Error with the reason of
-// sentinel, so errors.Is(err, sentinel) holds and the verifier reports the
-// intended reason.
+// ruleErr builds a rule's refusal: an error wrapping sentinel, so
+// errors.Is(err, sentinel) holds and the verifier reports the intended
+// reason (the sub-reason is the Rule's code).
 func ruleErr(sentinel *jwtverify.Error, provider, format string, args ...any) error {
 	return fmt.Errorf("profiles: %s: %s: %w", provider, fmt.Sprintf(format, args...), sentinel)
 }

@@ -34,7 +34,6 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
-	"github.com/m2mauth/m2mauth/authlog"
 	"github.com/m2mauth/m2mauth/examples/internal/apiconfig"
 	"github.com/m2mauth/m2mauth/grpcauth"
 	"github.com/m2mauth/m2mauth/jwtverify"
@@ -99,7 +98,7 @@ func main() {
 // listen address once the service accepts calls.
 func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- string) error {
 	// Rejected tokens are logged (rate limited, never the token) and counted.
-	v, m, reg, stopKeys, err := cfg.Observed(ctx, log)
+	v, m, lg, reg, stopKeys, err := cfg.Observed(ctx, log) // logs: key caches and, below, the adapter
 	if err != nil {
 		return err
 	}
@@ -112,9 +111,8 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- string
 	if cfg.Reflection {
 		policy = policy.ExemptReflection()
 	}
-	// Metrics and logs are two observers of the decisions; authlog writes
-	// one record per refusal (rate limited, never the token).
-	lg := authlog.New(log, authlog.Options{})
+	// Metrics and logs (lg) are two observers of the decisions: one record
+	// per refusal (rate limited, never the token).
 	auth, err := grpcauth.New(v, policy, grpcauth.WithObserver(m), grpcauth.WithObserver(lg))
 	if err != nil {
 		return err

@@ -24,7 +24,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/m2mauth/m2mauth/authlog"
 	"github.com/m2mauth/m2mauth/examples/internal/apiconfig"
 	"github.com/m2mauth/m2mauth/jwtverify"
 	"github.com/m2mauth/m2mauth/middleware"
@@ -50,13 +49,11 @@ func main() {
 func run(ctx context.Context, cfg *apiconfig.Config, log *slog.Logger, ready chan<- string) error {
 	// Tokens and decisions are counted; each refused request is logged
 	// once (rate limited, never the token) by the adapter's Logger.
-	v, m, reg, stopKeys, err := cfg.Observed(ctx, log)
+	v, m, lg, reg, stopKeys, err := cfg.Observed(ctx, log) // logs: key caches and, below, the adapter
 	if err != nil {
 		return err
 	}
 	defer stopKeys()
-	lg := authlog.New(log, authlog.Options{})
-	defer lg.Close() // writes the counts of suppressed records
 
 	mux := http.NewServeMux()
 	mw, err := middleware.New(v, middleware.WithObserver(m), middleware.WithObserver(lg),

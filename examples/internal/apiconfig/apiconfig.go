@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/m2mauth/m2mauth/authlog"
 	"github.com/m2mauth/m2mauth/jwkscache"
 	"github.com/m2mauth/m2mauth/jwtverify"
 	"github.com/m2mauth/m2mauth/metrics"
@@ -255,26 +256,33 @@ func (c *Config) Verifier(ctx context.Context, cacheObs jwkscache.Observer, veri
 	return v, caches, stop, nil
 }
 
-// Observed is Verifier with the examples' metrics: a fresh Prometheus
+// Observed is Verifier wired the documented way: a fresh Prometheus
 // registry with m2mauth's metrics (key caches watched, the Verifier
-// observed). Logs are the adapters' business: each program gives an
-// authlog.Logger to its adapter as a decision observer, next to m, so each
-// refusal is one record (the logger argument is unused since then). stop
-// closes the key caches.
-func (c *Config) Observed(ctx context.Context, _ *slog.Logger) (v *jwtverify.Verifier, m *metrics.Metrics, reg *prometheus.Registry, stop func(), err error) {
+// observed) and an authlog.Logger writing to log, observing the key caches
+// next to the metrics (outages and recoveries are logged). Each program
+// gives m and lg to its adapter as decision observers, so each refusal is
+// one record. stop closes the key caches and then lg (writing the counts
+// of suppressed records).
+func (c *Config) Observed(ctx context.Context, log *slog.Logger) (v *jwtverify.Verifier, m *metrics.Metrics, lg *authlog.Logger, reg *prometheus.Registry, stop func(), err error) {
 	reg = prometheus.NewRegistry()
 	if m, err = metrics.New(reg, metrics.Options{}); err != nil {
-		return nil, nil, nil, nil, err
+		return nil, nil, nil, nil, nil, err
 	}
-	v, caches, stop, err := c.Verifier(ctx, m, m)
+	lg = authlog.New(log, authlog.Options{})
+	v, caches, stopKeys, err := c.Verifier(ctx, jwkscache.MultiObserver(m, lg), m)
 	if err != nil {
-		return nil, nil, nil, nil, err
+		lg.Close()
+		return nil, nil, nil, nil, nil, err
+	}
+	stop = func() {
+		stopKeys()
+		lg.Close()
 	}
 	for _, k := range caches {
 		if err := m.WatchKeys(k); err != nil {
 			stop()
-			return nil, nil, nil, nil, err
+			return nil, nil, nil, nil, nil, err
 		}
 	}
-	return v, m, reg, stop, nil
+	return v, m, lg, reg, stop, nil
 }
