@@ -2,7 +2,10 @@ module github.com/m2mauth/m2mauth/mcpauth
 
 go 1.26.0
 
-require github.com/m2mauth/m2mauth v0.0.0-00010101000000-000000000000
+require (
+	github.com/m2mauth/m2mauth v0.0.0-00010101000000-000000000000
+	go.uber.org/goleak v1.3.0
+)
 
 require (
 	github.com/google/jsonschema-go v0.4.3 // indirect

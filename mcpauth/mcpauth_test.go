@@ -191,7 +191,8 @@ func TestStreamEndsAtExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.connect(t, &bearer{token: fixed(tok)}); err != nil {
+	cs, err := e.connect(t, &bearer{token: fixed(tok)})
+	if err != nil {
 		t.Fatalf("connect: %v", err)
 	}
 	var end streamEnd
@@ -208,6 +209,19 @@ func TestStreamEndsAtExpiry(t *testing.T) {
 	}
 	if !errors.Is(end.cause, mcpauth.ErrTokenExpired) {
 		t.Fatalf("cause %v, want ErrTokenExpired", end.cause)
+	}
+	// The client's own DELETE on Close carries the expired token and is
+	// refused: the owner ends the session with a fresh one.
+	req, _ := http.NewRequest(http.MethodDelete, e.url, nil)
+	req.Header.Set("Authorization", "Bearer "+e.token(t, clientA))
+	req.Header.Set("Mcp-Session-Id", cs.ID())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE by the owner with a fresh token: %d", resp.StatusCode)
 	}
 }
 
