@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"net/http"
 	"strconv"
 	"strings"
@@ -38,6 +39,19 @@ var errNoPrincipal = fmt.Errorf("mcpauth: no verified principal: %w", auth.ErrIn
 type Auth struct {
 	a *middleware.Authenticator
 	v *jwtverify.Verifier
+
+	seed  maphash.Seed
+	infos [infoSlots]atomic.Pointer[infoEntry] // TokenInfo per recent Principal
+}
+
+// infoSlots bounds the TokenInfo cache: a repeated token (one Principal
+// from the verifier's cache) maps to the same TokenInfo without building
+// it again; at most this many are kept, each pinning its Principal.
+const infoSlots = 256
+
+type infoEntry struct {
+	p  *jwtverify.Principal
+	ti *auth.TokenInfo
 }
 
 // New builds the adapter. The options are those of the net/http middleware
@@ -53,7 +67,7 @@ func New(v *jwtverify.Verifier, opts ...middleware.Option) (*Auth, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Auth{a: a, v: v}, nil
+	return &Auth{a: a, v: v, seed: maphash.MakeSeed()}, nil
 }
 
 // Authenticator returns the shared decision behind the adapter.
@@ -126,7 +140,8 @@ func (m *Auth) Handler(req jwtverify.Requirement, next http.Handler) http.Handle
 	}
 	return &protected{
 		m: m, req: req, next: next, inner: handOver(next),
-		sdkHeader: http.Header{"Authorization": {"Bearer m2mauth-verified"}},
+		// Lower case: the SDK lower-cases the scheme to compare it.
+		sdkHeader: http.Header{"Authorization": {"bearer m2mauth-verified"}},
 	}
 }
 
@@ -169,8 +184,7 @@ func (h *protected) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// than the swap. The Principal travels in bridge, which the SDK's
 	// handler never sees filled: handOver empties it and gives next the
 	// request's own headers back.
-	ctx = context.WithValue(ctx, bridgeKey{}, &bridge{p: p, header: r.Header})
-	r = r.WithContext(ctx)
+	r = r.WithContext(&bridge{Context: ctx, p: p, header: r.Header})
 	r.Header = h.sdkHeader
 	h.chain(p.ValidUntil().Sub(p.ExpiresAt())).ServeHTTP(w, r)
 }
@@ -212,17 +226,38 @@ func (m *Auth) tokenVerifier(ctx context.Context, _ string, _ *http.Request) (*a
 	if b == nil || b.p == nil || !m.v.Issued(b.p) {
 		return nil, errNoPrincipal
 	}
-	return TokenInfo(b.p), nil
+	return m.tokenInfo(b.p), nil
+}
+
+// tokenInfo is TokenInfo(p), shared by the requests of one token. The SDK
+// only reads it.
+func (m *Auth) tokenInfo(p *jwtverify.Principal) *auth.TokenInfo {
+	slot := &m.infos[maphash.Comparable(m.seed, p)%infoSlots]
+	if e := slot.Load(); e != nil && e.p == p {
+		return e.ti
+	}
+	ti := TokenInfo(p)
+	slot.Store(&infoEntry{p: p, ti: ti})
+	return ti
 }
 
 // bridge carries one request's Principal and headers across the SDK's
-// bearer middleware.
+// bearer middleware: the context of the request, in one allocation.
 type bridge struct {
+	context.Context
 	p      *jwtverify.Principal
 	header http.Header
 }
 
 type bridgeKey struct{}
+
+// Value returns the bridge itself for bridgeKey.
+func (b *bridge) Value(key any) any {
+	if key == (bridgeKey{}) {
+		return b
+	}
+	return b.Context.Value(key)
+}
 
 // handOver runs between the SDK's bearer middleware and next: it restores
 // the request's headers and empties the bridge. The streamable transport
@@ -235,7 +270,7 @@ func handOver(next http.Handler) http.Handler {
 			if b.header != nil {
 				r.Header = b.header
 			}
-			*b = bridge{}
+			b.p, b.header = nil, nil
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -277,7 +312,8 @@ func UserID(p *jwtverify.Principal) string {
 
 // PrincipalFromTokenInfo returns the Principal that Handler verified for
 // the request a TokenInfo belongs to (in a tool handler:
-// req.Extra.TokenInfo).
+// req.Extra.TokenInfo). Handler shares one TokenInfo between the requests
+// of one token: read it, never modify it.
 func PrincipalFromTokenInfo(ti *auth.TokenInfo) (*jwtverify.Principal, bool) {
 	if ti == nil {
 		return nil, false

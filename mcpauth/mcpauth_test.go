@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/auth/extauth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
@@ -391,5 +393,44 @@ func TestToolSeesTheCallsToken(t *testing.T) {
 		if out.TokenID != jti || out.InContext {
 			t.Fatalf("call with token %q: the tool saw %q, a Principal in its context: %v", jti, out.TokenID, out.InContext)
 		}
+	}
+}
+
+// The TokenInfo behind the SDK's middleware always belongs to the request's
+// own token, also when more tokens are in use than the TokenInfo cache
+// holds; a repeated token reuses its TokenInfo.
+func TestTokenInfoPerToken(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	var got *auth.TokenInfo
+	h := e.ma.Handler(jwtverify.RequireAll(scope), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = auth.TokenInfoFromContext(r.Context())
+	}))
+	serve := func(tok string) *auth.TokenInfo {
+		got = nil
+		r := httptest.NewRequest(http.MethodPost, "http://127.0.0.1/mcp", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusOK || got == nil {
+			t.Fatalf("status %d, TokenInfo %v", w.Code, got)
+		}
+		return got
+	}
+	const n = 600 // more than the cache's slots: collisions happen
+	toks := make([]string, n)
+	for i := range toks {
+		toks[i] = e.token(t, clientA, oauthtest.WithClaims(map[string]any{"jti": fmt.Sprint("t", i)}))
+	}
+	for round := 0; round < 2; round++ {
+		for i, tok := range toks {
+			ti := serve(tok)
+			p, ok := mcpauth.PrincipalFromTokenInfo(ti)
+			if !ok || p.TokenID() != fmt.Sprint("t", i) || ti.UserID != mcpauth.UserID(p) {
+				t.Fatalf("token t%d got the TokenInfo of %v", i, p)
+			}
+		}
+	}
+	if a, b := serve(toks[0]), serve(toks[0]); a != b {
+		t.Fatal("a repeated token built its TokenInfo again")
 	}
 }
