@@ -37,7 +37,9 @@
 // request that created it and refuses (403) any later request for that
 // session ID with another UserID. An empty UserID turns that check off, so
 // any caller holding a session ID could use another caller's session;
-// UserID is never empty.
+// UserID is never empty. A client that closes its session with an expired
+// token is refused (401) like any other request, so the session stays until
+// the server ends it: set mcp.StreamableHTTPOptions.SessionTimeout.
 //
 // # Streams end with their token
 //

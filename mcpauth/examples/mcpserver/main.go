@@ -89,7 +89,8 @@ func run() error {
 		})
 	mux := http.NewServeMux()
 	mux.Handle(ru.Path, ma.Handler(jwtverify.RequireAll(*scope),
-		mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, nil)))
+		mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server },
+			&mcp.StreamableHTTPOptions{SessionTimeout: 30 * time.Minute}))) // reaps sessions left behind
 	mux.Handle(ma.MetadataPath(), ma.MetadataHandler())
 
 	srv := &http.Server{Addr: *addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
