@@ -32,29 +32,35 @@
 // pass HTTPSetup.Options to their constructor; every route calls Respond
 // with the Principal the adapter's accessor returns:
 //
-//	func TestConformance(t *testing.T) {
+//	func TestConformance(t *testing.T) { // middleware/echoauth's, for Echo v4
 //		adaptertest.RunHTTP(t, adaptertest.HTTPAdapter{
-//			Transport: "myframework",
+//			Transport: "echo",
 //			Handler: func(t testing.TB, s adaptertest.HTTPSetup) http.Handler {
-//				auth, err := myadapter.New(s.Verifier, s.Options()...)
+//				auth, err := echoauth.New(s.Verifier, s.Options()...)
 //				if err != nil {
 //					t.Fatal(err)
 //				}
-//				r := myframework.NewRouter()
+//				e := newEcho() // echo.New() without the start-up banner
 //				if s.Authenticate {
-//					r.Use(auth.Authenticate)
+//					e.Use(auth.Authenticate)
 //				}
 //				for _, rt := range s.Routes {
-//					h := func(c *myframework.Context) {
-//						p, _ := myadapter.Principal(c)
-//						adaptertest.Respond(c.Writer, c.Request, p)
+//					h := func(c echo.Context) error {
+//						p, _ := echoauth.Principal(c)
+//						adaptertest.Respond(c.Response(), c.Request(), p)
+//						return nil
 //					}
+//					var mw []echo.MiddlewareFunc
 //					if rt.Require {
-//						h = auth.Require(rt.Requirement)(h)
+//						mw = append(mw, auth.Require(rt.Requirement))
 //					}
-//					r.Handle(rt.Method, rt.Path, h) // "" method: any
+//					if rt.Method == "" {
+//						e.Any(rt.Path, h, mw...) // "" method: any
+//					} else {
+//						e.Add(rt.Method, rt.Path, h, mw...)
+//					}
 //				}
-//				return r
+//				return e
 //			},
 //		})
 //	}

@@ -16,6 +16,12 @@
 //	go test -run '^$' -bench CacheMemory -benchtime 1x
 //	go run ./cmd/load -rounds 5 -duration 5s
 //
+// The reliability soak (issue 22) is a separate run that writes its own
+// section of ../BENCHMARKS.md (package internal/soak describes it):
+//
+//	go run ./cmd/soak                                  # one cycle, as .ci/run does
+//	go run ./cmd/soak -duration 30m -rate 300 -json soak.json -md ../BENCHMARKS.md
+//
 // Benchmark names follow benchstat's key=value convention:
 // BenchmarkVerify/alg=RS256/lib=raw is the standard library's signature
 // check alone (the limit), lib=m2mauth-cold is jwtverify with its

@@ -21,13 +21,15 @@
 //
 // A typical adapter step, after the token verified:
 //
-//	src, _ := binding.NewCertSource(binding.CertSourceConfig{})
+//	src, err := binding.NewCertSource(binding.CertSourceConfig{})
 //	cfg := binding.Config{Policy: binding.Optional, Methods: binding.Certificate}
-//	...
-//	cnf, err := binding.ParseConfirmation(rawCnf) // once per token (cache it)
-//	if err != nil { /* refuse: malformed_cnf */ }
-//	if why := binding.Check(cfg, cnf, src.ProofFromRequest(r)); why != binding.Accepted {
-//		// 401 invalid_token with a fixed description; why goes to logs and metrics
+//	check := func(r *http.Request, rawCnf []byte) binding.Reason { // rawCnf: the token's "cnf" claim, when it has one
+//		cnf, err := binding.ParseConfirmation(rawCnf) // once per token (cache it)
+//		if err != nil {
+//			return binding.ReasonMalformedConfirmation
+//		}
+//		// not Accepted: 401 invalid_token with a fixed description; the reason goes to logs and metrics
+//		return binding.Check(cfg, cnf, src.ProofFromRequest(r))
 //	}
 //
 // # Servers

@@ -13,6 +13,7 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 
+	"github.com/m2mauth/m2mauth/authlog"
 	"github.com/m2mauth/m2mauth/jwtverify"
 	"github.com/m2mauth/m2mauth/middleware"
 )
@@ -75,7 +76,6 @@ type Option func(*options)
 type options struct {
 	realm string
 	obs   []jwtverify.DecisionObserver
-	log   *slog.Logger
 }
 
 // WithRealm sets the realm of the WWW-Authenticate challenges (default
@@ -88,8 +88,17 @@ func WithObserver(obs jwtverify.DecisionObserver) Option {
 	return func(o *options) { o.obs = append(o.obs, obs) }
 }
 
-// WithLogger logs refusals with their precise reason (middleware.WithLogger).
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+// WithLogger logs refusals with their precise reason.
+//
+// Deprecated: use WithObserver(authlog.New(l, authlog.Options{})), the one
+// logging wiring of every adapter; WithLogger is exactly that.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) {
+		if l != nil {
+			o.obs = append(o.obs, authlog.New(l, authlog.Options{}))
+		}
+	}
+}
 
 // New validates policy and returns an Interceptor verifying tokens with v.
 // Every problem of the policy is reported at once, as *PolicyError values
@@ -114,9 +123,6 @@ func New(v *jwtverify.Verifier, policy Policy, opts ...Option) (*Interceptor, er
 	}
 	for _, obs := range o.obs {
 		mopts = append(mopts, middleware.WithObserver(obs))
-	}
-	if o.log != nil {
-		mopts = append(mopts, middleware.WithLogger(o.log))
 	}
 	a, err := middleware.NewAuthenticator(v, Transport, mopts...)
 	if err != nil {

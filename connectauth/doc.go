@@ -9,7 +9,7 @@
 //			ordersv1connect.OrdersListProcedure:   jwtverify.RequireAll("orders.read"),
 //			ordersv1connect.OrdersCreateProcedure: jwtverify.RequireAll("orders.write"),
 //		},
-//	}.ExemptHealth(), connectauth.WithObserver(metrics))
+//	}.ExemptHealth(), connectauth.WithObserver(m))
 //	if err != nil {
 //		return err // a *PolicyError per mistake
 //	}

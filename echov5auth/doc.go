@@ -10,7 +10,7 @@
 //
 //	func getInvoice(c *echo.Context) error {
 //		p, _ := echov5auth.Principal(c) // or jwtverify.FromContext(c.Request().Context())
-//		...
+//		return c.String(http.StatusOK, "invoice "+c.Param("id")+" for "+p.ClientID())
 //	}
 //
 // # Errors

@@ -10,7 +10,7 @@
 //
 //	func getInvoice(c *gin.Context) {
 //		p, _ := ginauth.Principal(c) // or jwtverify.FromContext(c.Request.Context())
-//		...
+//		c.String(http.StatusOK, "invoice "+c.Param("id")+" for "+p.ClientID())
 //	}
 //
 // A refused request is aborted (c.Abort) with the RFC 6750 answer already

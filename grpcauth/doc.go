@@ -13,7 +13,7 @@
 //			"/orders.v1.Orders/Create": jwtverify.RequireAll("orders.write"),
 //		},
 //		// Default: grpcauth.DefaultDeny, so anything else is refused.
-//	}.ExemptHealth().ExemptReflection(), grpcauth.WithObserver(metrics), grpcauth.WithObserver(lg))
+//	}.ExemptHealth().ExemptReflection(), grpcauth.WithObserver(m), grpcauth.WithObserver(lg))
 //	if err != nil {
 //		return err // a *PolicyError per mistake: syntax, duplicates, conflicts
 //	}
@@ -22,7 +22,7 @@
 //		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor()),
 //		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor()),
 //	)
-//	ordersv1.RegisterOrdersServer(srv, orders) // and every other service
+//	ordersv1.RegisterOrdersServer(srv, orders) // generated from your .proto; and every other service
 //	defaulted, err := auth.CheckServer(srv)
 //	if err != nil {
 //		return err // a policy pattern names no registered method: a typo
@@ -99,5 +99,23 @@
 // module examples/grpcmiddleware shows it, so that the main module does not
 // depend on go-grpc-middleware. That path cannot end streams when their
 // token expires (an AuthFunc returns only a context): use
-// StreamServerInterceptor for streaming methods.
+// StreamServerInterceptor for streaming methods. An AuthFunc also verifies
+// with plain Verify, which refuses every certificate-bound token.
+//
+// # Certificate-bound tokens
+//
+// When an issuer's jwtverify.IssuerConfig.Binding policy is not
+// binding.Off, the interceptors check certificate-bound tokens (RFC 8705):
+// the client certificate of the call's TLS connection (peer.FromContext,
+// credentials.TLSInfo) must be the one the token's cnf "x5t#S256" names.
+// The server's credentials must ask for client certificates:
+//
+//	grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: ..., ClientAuth: tls.RequestClientCert}))
+//
+// No CA verification is needed for binding: the token's issuer vouched for
+// the certificate. A binding that is not proven is Unauthenticated
+// (InfoInvalidToken) with a fixed message; the precise cause is the
+// decision event's Rule. Behind a TLS-terminating proxy, WithCertSource
+// with a binding.Forwarding reads one metadata header instead (the proxy
+// MUST strip client-supplied copies). DPoP is not offered for gRPC.
 package grpcauth

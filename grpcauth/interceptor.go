@@ -2,17 +2,22 @@ package grpcauth
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	gcreds "google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/m2mauth/m2mauth/authlog"
 	"github.com/m2mauth/m2mauth/bearer"
+	"github.com/m2mauth/m2mauth/binding"
 	"github.com/m2mauth/m2mauth/jwtverify"
 )
 
@@ -46,6 +51,13 @@ type Interceptor struct {
 	observers []jwtverify.DecisionObserver
 	// outlive: InsecureStreamsOutliveTokens.
 	outlive bool
+	// certs finds the client certificate of certificate-bound tokens (nil:
+	// no issuer binds tokens and WithCertSource was not given); fwdKey is
+	// the metadata key of its forwarded header, "" without forwarding.
+	certs  *binding.CertSource
+	fwdKey string
+	// optErr is the first error of an option, reported by New.
+	optErr error
 	// routes holds the full methods registered on the server (key and
 	// value equal: events carry the server's string, not the caller's),
 	// set by CheckServer; nil until then.
@@ -101,6 +113,28 @@ func InsecureStreamsOutliveTokens() Option {
 	return func(i *Interceptor) { i.outlive = true }
 }
 
+// WithCertSource sets where the client certificate of certificate-bound
+// tokens (RFC 8705; jwtverify.IssuerConfig's Binding) comes from: by
+// default, built when an issuer's binding policy is not binding.Off, the
+// TLS connection of the call (peer.FromContext, credentials.TLSInfo); the
+// server's credentials must ask for client certificates
+// (tls.RequestClientCert or stronger; no CA verification is needed for
+// binding: the token's issuer vouched for the certificate). A CertSource
+// with binding.Forwarding reads instead the metadata of the configured
+// header (its lower-case name) set by a TLS-terminating proxy, which MUST
+// strip client-supplied copies of it. Nil is an error at New.
+func WithCertSource(src *binding.CertSource) Option {
+	return func(i *Interceptor) {
+		if src == nil {
+			if i.optErr == nil {
+				i.optErr = errors.New("grpcauth: WithCertSource: nil CertSource")
+			}
+			return
+		}
+		i.certs = src
+	}
+}
+
 // New validates policy and returns an Interceptor verifying tokens with v.
 // Every problem of the policy is reported at once, as *PolicyError values
 // joined with errors.Join.
@@ -118,6 +152,19 @@ func New(v *jwtverify.Verifier, policy Policy, opts ...Option) (*Interceptor, er
 			o(i)
 		}
 	}
+	if i.optErr != nil {
+		return nil, i.optErr
+	}
+	if i.certs == nil && bindsTokens(v) {
+		if i.certs, err = binding.NewCertSource(binding.CertSourceConfig{}); err != nil {
+			return nil, err
+		}
+	}
+	if i.certs != nil {
+		if f := i.certs.Forwarding(); f != nil {
+			i.fwdKey = strings.ToLower(f.Header)
+		}
+	}
 	i.obs = jwtverify.MultiDecisionObserver(i.observers...)
 	i.observers = nil
 	i.st = newStatuses()
@@ -128,7 +175,7 @@ func New(v *jwtverify.Verifier, policy Policy, opts ...Option) (*Interceptor, er
 // with grpc.UnaryInterceptor or grpc.ChainUnaryInterceptor.
 func (i *Interceptor) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		ctx, err := i.Authorize(ctx, info.FullMethod)
+		ctx, _, err := i.authorize(ctx, info.FullMethod, true)
 		if err != nil {
 			return nil, err
 		}
@@ -183,7 +230,7 @@ func (i *Interceptor) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 func (i *Interceptor) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		orig := ss.Context()
-		ctx, p, err := i.authorize(orig, info.FullMethod)
+		ctx, p, err := i.authorize(orig, info.FullMethod, true)
 		if err != nil {
 			return err
 		}
@@ -220,6 +267,12 @@ func (i *Interceptor) StreamServerInterceptor() grpc.StreamServerInterceptor {
 // applies as with the interceptors of this package, Public patterns
 // included.
 //
+// An AuthFunc verifies with plain jwtverify.Verifier.Verify: it checks no
+// certificate binding, so it refuses every certificate-bound token (and,
+// under binding.Required, every token). Serve bound tokens through
+// UnaryServerInterceptor and StreamServerInterceptor, which check the
+// binding against the call's TLS connection.
+//
 // Streams opened through an AuthFunc do not end when their token expires:
 // an AuthFunc returns only a context, so it cannot wrap SendMsg and
 // RecvMsg or set the stream's final status (and a deadline in that context
@@ -232,7 +285,8 @@ func (i *Interceptor) AuthFunc() func(ctx context.Context) (context.Context, err
 		if !ok {
 			return nil, errNoMethod
 		}
-		return i.Authorize(ctx, method)
+		ctx, _, err := i.authorize(ctx, method, false)
+		return ctx, err
 	}
 }
 
@@ -247,21 +301,27 @@ var errNoMethod = status.Error(codes.Internal, "grpcauth: no gRPC method in the 
 //
 //   - Unauthenticated: no token (InfoMissingToken), malformed credentials
 //     or several authorization values (InfoInvalidRequest), a token that
-//     failed verification (InfoInvalidToken, InfoTokenExpired);
+//     failed verification (InfoInvalidToken, InfoTokenExpired), a
+//     certificate-bound token whose certificate the call's TLS connection
+//     does not present (InfoInvalidToken, with the fixed message of
+//     jwtverify.ReasonBinding; the precise cause is the event's Rule);
 //   - PermissionDenied: a valid token lacking a required permission, or a
 //     method the policy denies (InfoInsufficientScope);
 //   - Unavailable: no usable key set (InfoKeysUnavailable).
 //
 // A method the policy denies is refused after authentication, so an
 // anonymous caller cannot tell declared from undeclared methods.
+//
+// Authorize checks certificate binding (when configured) against the TLS
+// connection in ctx's peer.Peer: pass the context gRPC gave the handler.
 func (i *Interceptor) Authorize(ctx context.Context, fullMethod string) (context.Context, error) {
-	ctx, _, err := i.authorize(ctx, fullMethod)
+	ctx, _, err := i.authorize(ctx, fullMethod, true)
 	return ctx, err
 }
 
 // authorize is Authorize, also returning the Principal (nil for a public
-// method).
-func (i *Interceptor) authorize(ctx context.Context, fullMethod string) (context.Context, *jwtverify.Principal, error) {
+// method); bound false verifies with plain Verify (AuthFunc).
+func (i *Interceptor) authorize(ctx context.Context, fullMethod string, bound bool) (context.Context, *jwtverify.Principal, error) {
 	r := i.policy.match(fullMethod)
 	if r.action == actionPublic {
 		i.decide(fullMethod, jwtverify.DecisionEvent{Result: jwtverify.DecisionSkipped})
@@ -274,7 +334,13 @@ func (i *Interceptor) authorize(ctx context.Context, fullMethod string) (context
 		return nil, nil, st.Err()
 	}
 
-	p, err := i.v.Verify(ctx, tok)
+	var p *jwtverify.Principal
+	var err error
+	if bound && i.certs != nil {
+		p, err = i.v.VerifyBound(ctx, tok, i.proof(ctx))
+	} else {
+		p, err = i.v.Verify(ctx, tok)
+	}
 	if err == nil && p == nil {
 		err = jwtverify.ErrMalformed // fail closed; the verifier never does this
 	}
@@ -297,6 +363,8 @@ func (i *Interceptor) authorize(ctx context.Context, fullMethod string) (context
 			ev.Result, st = jwtverify.DecisionUnavailable, i.st.unavailable
 		case jwtverify.ReasonExpired:
 			st = i.st.expired
+		case jwtverify.ReasonBinding:
+			st = i.st.binding
 		default:
 			st = i.st.invalidToken
 		}
@@ -334,6 +402,37 @@ func (i *Interceptor) authorize(ctx context.Context, fullMethod string) (context
 		})
 	}
 	return jwtverify.NewContext(ctx, p), p, nil
+}
+
+// proof is what the call proves: the client certificate of its TLS
+// connection or, with forwarding, of the configured metadata header.
+func (i *Interceptor) proof(ctx context.Context) binding.Proof {
+	if i.fwdKey != "" {
+		return i.certs.Proof(nil, metadata.ValueFromIncomingContext(ctx, i.fwdKey))
+	}
+	var cs *tls.ConnectionState
+	if pr, ok := peer.FromContext(ctx); ok {
+		switch ti := pr.AuthInfo.(type) {
+		case gcreds.TLSInfo:
+			cs = &ti.State
+		case *gcreds.TLSInfo:
+			if ti != nil {
+				cs = &ti.State
+			}
+		}
+	}
+	return i.certs.ProofFromTLS(cs)
+}
+
+// bindsTokens reports whether an issuer of v has a binding policy other
+// than binding.Off.
+func bindsTokens(v *jwtverify.Verifier) bool {
+	for _, is := range v.Issuers() {
+		if is.Binding.Policy != binding.Off {
+			return true
+		}
+	}
+	return false
 }
 
 // credentials extracts the bearer token from the incoming metadata with

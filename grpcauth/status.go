@@ -69,7 +69,7 @@ const (
 // statuses are the fixed answers, built once: rejecting a flood of bad
 // requests costs no protobuf marshalling.
 type statuses struct {
-	missing, invalidRequest, invalidToken, expired, unavailable, denied *status.Status
+	missing, invalidRequest, invalidToken, expired, unavailable, denied, binding *status.Status
 }
 
 func newStatuses() statuses {
@@ -79,6 +79,7 @@ func newStatuses() statuses {
 		invalidToken:   withInfo(codes.Unauthenticated, jwtverify.ReasonBadSignature.Description(), InfoInvalidToken, map[string]string{MetadataError: jwtverify.CodeInvalidToken}),
 		expired:        withInfo(codes.Unauthenticated, jwtverify.ReasonExpired.Description(), InfoTokenExpired, map[string]string{MetadataError: jwtverify.CodeInvalidToken}),
 		unavailable:    withInfo(codes.Unavailable, jwtverify.ReasonKeysUnavailable.Description(), InfoKeysUnavailable, nil),
+		binding:        withInfo(codes.Unauthenticated, jwtverify.ReasonBinding.Description(), InfoInvalidToken, map[string]string{MetadataError: jwtverify.CodeInvalidToken}),
 		denied:         withInfo(codes.PermissionDenied, jwtverify.ReasonInsufficientScope.Description(), InfoInsufficientScope, map[string]string{MetadataError: jwtverify.CodeInsufficientScope}),
 	}
 }

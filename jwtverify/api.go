@@ -9,6 +9,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/m2mauth/m2mauth/binding"
 	"github.com/m2mauth/m2mauth/jwkscache"
 )
 
@@ -31,6 +32,11 @@ const (
 	ReasonMissingClaim      Reason = "missing_claim"
 	ReasonKeysUnavailable   Reason = "keys_unavailable"
 	ReasonInsufficientScope Reason = "insufficient_scope"
+	// ReasonBinding: a sender-constrained token (RFC 8705, RFC 9449) whose
+	// binding this request does not prove, a malformed cnf claim, or an
+	// unbound token under binding.Required. Error.Rule holds the precise
+	// binding.Reason (for example "thumbprint_mismatch").
+	ReasonBinding Reason = "binding"
 )
 
 // RFC 6750 section 3.1 error codes.
@@ -132,11 +138,23 @@ type IssuerConfig struct {
 	// InsecureIgnoreConfirmation accepts tokens carrying a "cnf"
 	// (confirmation, RFC 7800) claim as plain bearer tokens. Such tokens
 	// are bound to a key the caller must prove it holds (DPoP, RFC 9449;
-	// mutual TLS, RFC 8705); m2mauth does not check that proof, so by
-	// default it refuses them (ReasonType). You MUST NOT set this unless a
-	// component in front of the API (a gateway terminating mTLS or checking
-	// DPoP proofs) enforces the binding.
+	// mutual TLS, RFC 8705); without Binding m2mauth does not check that
+	// proof, so by default it refuses them (ReasonType). You MUST NOT set
+	// this unless a component in front of the API (a gateway terminating
+	// mTLS or checking DPoP proofs) enforces the binding. It cannot be
+	// combined with a Binding policy other than binding.Off (New fails).
 	InsecureIgnoreConfirmation bool
+	// Binding is the issuer's sender-constrained token policy (RFC 8705
+	// certificate binding; see package binding). The zero value,
+	// binding.Off, refuses every token with a cnf claim (ReasonType), as
+	// before. Under binding.Optional or binding.Required the cnf claim is
+	// parsed strictly (binding.ParseConfirmation; a malformed one refuses
+	// with ReasonBinding, Rule "malformed_cnf"), kept on the Principal
+	// (Principal.Confirmation) and checked by VerifyBound against what
+	// the request proved. Plain Verify can check no proof: it refuses
+	// every bound token (ReasonType) and, under binding.Required, every
+	// unbound one (ReasonBinding, Rule "binding_required").
+	Binding binding.Config
 	// Rules are checks that are pure functions of the verified claims and
 	// this configuration (profiles put their built-in rules here). They run
 	// after every generic check passed, once per token: a cache hit reuses

@@ -16,6 +16,7 @@ type claims struct {
 	exp, nbf, iat                                      int64
 	hasExp, hasNbf, hasIat                             bool
 	hasCnf                                             bool // a confirmation claim (RFC 7800): sender-constrained
+	cnf                                                jval // its value, parsed only under a binding policy
 	// extra holds the values of the verifier's claims of interest
 	// (client, permission and required claims), by index.
 	extra [maxInterest]jval
@@ -120,7 +121,7 @@ func parseClaims(doc []byte, it *interestTable, c *claims) *Error {
 		case "token_use":
 			c.tokenUse = v
 		case "cnf":
-			c.hasCnf = true
+			c.hasCnf, c.cnf = true, v
 		}
 		if len(nm) < len(it.byLen) {
 			for _, i := range it.byLen[len(nm)] {

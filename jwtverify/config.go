@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/m2mauth/m2mauth/binding"
 	"github.com/m2mauth/m2mauth/jwkscache"
 )
 
@@ -80,6 +81,7 @@ type issuer struct {
 	validate   func(*Principal) error
 	valCodes   []string // declared codes of validate
 	ignoreCnf  bool
+	binding    binding.Config
 	publicInfo IssuerInfo
 }
 
@@ -263,7 +265,14 @@ func compileIssuer(ic *IssuerConfig, c *compiler) (*issuer, error) {
 		return nil, fail("%v", err)
 	}
 	is.ignoreCnf = ic.InsecureIgnoreConfirmation
-	is.publicInfo = IssuerInfo{Name: ic.Name, Issuer: ic.Issuer, Audiences: append([]string(nil), ic.Audiences...)}
+	if err := ic.Binding.Validate(); err != nil {
+		return nil, fail("Binding: %v", err)
+	}
+	if ic.InsecureIgnoreConfirmation && ic.Binding.Policy != binding.Off {
+		return nil, fail("InsecureIgnoreConfirmation cannot be combined with the binding policy %s", ic.Binding.Policy)
+	}
+	is.binding = ic.Binding
+	is.publicInfo = IssuerInfo{Name: ic.Name, Issuer: ic.Issuer, Audiences: append([]string(nil), ic.Audiences...), Binding: ic.Binding}
 	return is, nil
 }
 

@@ -14,15 +14,16 @@
 //			Algorithms: []string{"RS256"},
 //		}},
 //	})
-//	if err != nil { ... } // misconfiguration fails here, not per request
+//	if err != nil {
+//		return err // misconfiguration fails here, not per request
+//	}
 //
 //	p, err := v.Verify(ctx, token)
 //	if err != nil {
-//		// *Error: jwtverify.ReasonOf(err) for logs and metrics,
-//		// ReasonOf(err).Code() and .Description() for the client.
+//		return err // *Error: ReasonOf(err) for logs and metrics, ReasonOf(err).Code() and .Description() for the client
 //	}
 //	if err := jwtverify.RequireAll("orders.read").Check(p); err != nil {
-//		// 403 insufficient_scope, scope="orders.read"
+//		return err // 403 insufficient_scope, scope="orders.read"
 //	}
 //
 // # Pipeline
@@ -89,4 +90,16 @@
 //
 // Every method of a nil *Principal returns zero values (no permission),
 // so a handler reached without the middleware fails closed.
+//
+// # Sender-constrained tokens
+//
+// A token with a cnf claim (RFC 7800) is bound to a certificate (RFC 8705)
+// or key (RFC 9449) its holder must prove. IssuerConfig.Binding sets the
+// issuer's policy (package binding: Off by default, Optional, Required).
+// Verify sees no request, so it refuses every bound token under every
+// policy; adapters call VerifyBound with what the request proved (the
+// client certificate of its TLS connection, binding.CertSource), and the
+// Principal carries the parsed confirmation (Principal.Confirmation),
+// cached with it. Binding refusals are ReasonBinding with the precise
+// binding.Reason as Error.Rule.
 package jwtverify

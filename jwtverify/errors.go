@@ -75,6 +75,7 @@ var (
 	ErrMissingClaim      = &Error{Reason: ReasonMissingClaim}
 	ErrKeysUnavailable   = &Error{Reason: ReasonKeysUnavailable}
 	ErrInsufficientScope = &Error{Reason: ReasonInsufficientScope}
+	ErrBinding           = &Error{Reason: ReasonBinding}
 )
 
 // Reasons returns the fixed set of reasons (a new slice each call).
@@ -83,6 +84,7 @@ func Reasons() []Reason {
 		ReasonMalformed, ReasonUnsupportedAlg, ReasonUnknownKey, ReasonBadSignature,
 		ReasonExpired, ReasonNotYetValid, ReasonIssuer, ReasonAudience, ReasonClient,
 		ReasonType, ReasonMissingClaim, ReasonKeysUnavailable, ReasonInsufficientScope,
+		ReasonBinding,
 	}
 }
 
@@ -120,14 +122,19 @@ const (
 	descExpired           = "The access token expired"
 	descInsufficientScope = "The access token lacks the permissions this request requires"
 	descUnavailable       = "The access token cannot be verified at the moment"
+	descBinding           = "The access token is bound to a client certificate or key this request does not prove"
 )
 
 // Description returns the fixed client-facing error_description for r:
-// one text per code, except "The access token expired" for ReasonExpired.
+// one text per code, except "The access token expired" for ReasonExpired
+// and a text of its own for ReasonBinding (whatever the binding.Reason: the
+// precise one goes to logs and metrics only).
 func (r Reason) Description() string {
 	switch r {
 	case ReasonExpired:
 		return descExpired
+	case ReasonBinding:
+		return descBinding
 	case ReasonInsufficientScope:
 		return descInsufficientScope
 	case ReasonKeysUnavailable:

@@ -234,7 +234,7 @@ func TestRequirements(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	if len(Reasons()) != 13 {
+	if len(Reasons()) != 14 {
 		t.Fatal("Reasons")
 	}
 	for _, r := range Reasons() {
@@ -260,6 +260,10 @@ func TestErrors(t *testing.T) {
 			}
 		case ReasonKeysUnavailable:
 			if r.Code() != "" {
+				t.Fatal(r)
+			}
+		case ReasonBinding:
+			if r.Code() != CodeInvalidToken || desc == ReasonMalformed.Description() || desc == "" {
 				t.Fatal(r)
 			}
 		default:

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unsafe"
+
+	"github.com/m2mauth/m2mauth/binding"
 )
 
 // Principal is the verified identity of a caller. It is immutable: one
@@ -35,7 +37,21 @@ type Principal struct {
 	leeway     int64     // the issuer's leeway, microseconds
 	hasIat     bool
 	appOnly    bool
-	verifier   *Verifier // the Verifier that built it (see Verifier.Issued)
+	cnf        binding.Confirmation // parsed cnf under a binding policy (else zero)
+	verifier   *Verifier            // the Verifier that built it (see Verifier.Issued)
+}
+
+// Confirmation returns the token's parsed confirmation claim (cnf, RFC
+// 7800): the certificate or key thumbprints the token is bound to. It is
+// the zero Confirmation (unbound) for a token without cnf, for an issuer
+// whose Binding policy is binding.Off (such tokens never verify, unless
+// InsecureIgnoreConfirmation accepted them unparsed) and for a nil
+// Principal.
+func (p *Principal) Confirmation() binding.Confirmation {
+	if p == nil {
+		return binding.Confirmation{}
+	}
+	return p.cnf
 }
 
 // Issuer returns the token's iss claim.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/m2mauth/m2mauth/binding"
 	"github.com/m2mauth/m2mauth/jwkscache"
 )
 
@@ -44,6 +45,10 @@ type IssuerInfo struct {
 	Issuer string
 	// Audiences are the accepted audiences.
 	Audiences []string
+	// Binding is the issuer's binding configuration (RFC 9728 metadata
+	// advertises tls_client_certificate_bound_access_tokens when an
+	// issuer accepts certificate-bound tokens).
+	Binding binding.Config
 }
 
 // Issuers describes the configured issuers (a copy).
@@ -65,9 +70,36 @@ func (v *Verifier) Issuers() []IssuerInfo {
 // the clock and that its signing key is still published. The issuer's
 // Validate hook (the user's rule) runs on every call, cache hit or not;
 // its pure Rules ran when the token was first verified.
+//
+// Verify sees no request, so it can check no binding: it refuses every
+// sender-constrained token (a cnf claim, ReasonType) whatever the issuer's
+// Binding policy, and under binding.Required every unbound token too
+// (ReasonBinding, Rule "binding_required"). Code that calls Verify directly
+// can therefore never accept a stolen bound token as a bearer token.
+// Adapters that see the request call VerifyBound.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Principal, error) {
+	return v.verifyObserved(ctx, token, false, binding.Proof{})
+}
+
+// VerifyBound is Verify for a request that proved what proof says (the
+// client certificate of its TLS connection, see binding.CertSource): after
+// the token verified, from the cache or not, binding.Check decides under
+// the issuer's Binding policy. A refusal is a *Error with ReasonBinding and
+// the binding.Reason as Rule ("thumbprint_mismatch",
+// "no_client_certificate", "not_tls", "binding_required", ...); under
+// binding.Off a bound token is refused with ReasonType, as by Verify. One
+// VerifyEvent reports the whole call. The zero Proof proves nothing.
+func (v *Verifier) VerifyBound(ctx context.Context, token string, proof binding.Proof) (*Principal, error) {
+	return v.verifyObserved(ctx, token, true, proof)
+}
+
+// verifyObserved is Verify (bound false) and VerifyBound.
+func (v *Verifier) verifyObserved(ctx context.Context, token string, bound bool, proof binding.Proof) (*Principal, error) {
 	if v.obs == nil {
-		p, _, _, err := v.verify(ctx, token)
+		p, _, is, err := v.verify(ctx, token)
+		if err == nil {
+			err = checkBinding(is, p, bound, proof)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -82,6 +114,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Principal, error)
 		now = v.now()
 	}
 	p, hit, is, err := v.verifyAt(ctx, token, now)
+	if err == nil {
+		err = checkBinding(is, p, bound, proof)
+	}
 	ev := VerifyEvent{Issuer: NoIssuer, CacheHit: hit, Duration: time.Since(start)}
 	if is != nil {
 		ev.Issuer = is.name
@@ -94,6 +129,33 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Principal, error)
 	ev.ClientID = p.clientID
 	v.obs.ObserveVerify(ev)
 	return p, nil
+}
+
+// RuleBindingRequired is the Rule of Verify's refusal of an unbound token
+// under binding.Required (the same code binding.Check reports).
+const RuleBindingRequired = string(binding.ReasonBindingRequired)
+
+// checkBinding is the binding decision on a verified Principal of issuer
+// is, on every call (hit or miss): bound says whether the caller gave a
+// proof (VerifyBound) at all.
+func checkBinding(is *issuer, p *Principal, bound bool, proof binding.Proof) *Error {
+	if !bound {
+		if is.binding.Policy == binding.Off {
+			return nil // a bound token never verifies under Off
+		}
+		if p.cnf.Bound() {
+			return &Error{Reason: ReasonType, Issuer: is.name, Detail: "token is sender-constrained (cnf): Verify cannot check its binding"}
+		}
+		if is.binding.Policy == binding.Required {
+			return &Error{Reason: ReasonBinding, Issuer: is.name, Rule: RuleBindingRequired, Detail: "binding " + RuleBindingRequired}
+		}
+		return nil
+	}
+	why := binding.Check(is.binding, p.cnf, proof)
+	if why == binding.Accepted {
+		return nil
+	}
+	return &Error{Reason: ReasonBinding, Issuer: is.name, Rule: string(why), Detail: "binding " + string(why)}
 }
 
 // verify returns the Principal, whether the cache answered, the chosen
@@ -237,9 +299,14 @@ func (v *Verifier) verifySlow(ctx context.Context, token string, now time.Time) 
 	if err == nil {
 		err = checkTimeAndType(is, &t.c, t.doc, now.UnixMicro())
 	}
+	var cnf binding.Confirmation
+	if err == nil {
+		cnf, err = parseCnf(is, &t)
+	}
 	var p *Principal
 	if err == nil {
 		p = v.newPrincipal(is, &t)
+		p.cnf = cnf
 		err = v.checkAudienceAndClient(is, &t, p)
 	}
 	if err == nil {
@@ -390,13 +457,35 @@ func checkTimeAndType(is *issuer, c *claims, doc string, now int64) *Error {
 	if c.tokenUse.kind != 0 && (c.tokenUse.kind != kindString || stringOf(doc, c.tokenUse) != "access") {
 		return newErr(ReasonType, "token_use is not access")
 	}
-	if c.hasCnf && !is.ignoreCnf {
+	if c.hasCnf && !is.ignoreCnf && is.binding.Policy == binding.Off {
 		// A DPoP- or certificate-bound token (RFC 9449, RFC 8705) presented
 		// as a bearer token: its binding cannot be checked here, and RFC
 		// 9449 section 7.2 forbids accepting it under the Bearer scheme.
 		return newErr(ReasonType, "token is sender-constrained (cnf)")
 	}
 	return nil
+}
+
+// RuleMalformedConfirmation is the Rule of the refusal of a token whose
+// cnf claim is malformed (the same code as binding's reason).
+const RuleMalformedConfirmation = string(binding.ReasonMalformedConfirmation)
+
+// parseCnf is the confirmation phase: under a binding policy, the cnf
+// claim parsed strictly (binding.ParseConfirmation). Under binding.Off a
+// cnf claim was refused already, or InsecureIgnoreConfirmation ignores it.
+func parseCnf(is *issuer, t *parsed) (binding.Confirmation, *Error) {
+	if !t.c.hasCnf || is.binding.Policy == binding.Off {
+		return binding.Confirmation{}, nil
+	}
+	v := t.c.cnf
+	if v.kind != kindObject {
+		return binding.Confirmation{}, &Error{Reason: ReasonBinding, Rule: RuleMalformedConfirmation, Detail: "cnf claim is not an object"}
+	}
+	cnf, err := binding.ParseConfirmation(t.raw[v.start:v.end])
+	if err != nil {
+		return binding.Confirmation{}, &Error{Reason: ReasonBinding, Rule: RuleMalformedConfirmation, Detail: "cnf claim is malformed", Err: err}
+	}
+	return cnf, nil
 }
 
 // newPrincipal starts the Principal of a verified token: the identity

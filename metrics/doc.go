@@ -5,9 +5,10 @@
 //	reg := prometheus.NewRegistry()            // or prometheus.DefaultRegisterer, explicitly
 //	m, err := metrics.New(reg, metrics.Options{})
 //	keys, err := jwkscache.New(ctx, jwkscache.Config{Name: "entra", Issuer: iss, Observer: m})
-//	m.WatchKeys(keys)                          // key-set gauges, read at scrape time
-//	v, err := jwtverify.New(jwtverify.Config{Issuers: ..., Observer: m})
-//	m.WatchVerifier("", v)                     // verified-token cache gauges and counters
+//	err = m.WatchKeys(keys)                    // key-set gauges, read at scrape time
+//	issuer.Keys = keys                         // issuer: the jwtverify.IssuerConfig of iss
+//	v, err := jwtverify.New(jwtverify.Config{Issuers: []jwtverify.IssuerConfig{issuer}, Observer: m})
+//	err = m.WatchVerifier("", v)               // verified-token cache gauges and counters
 //	mw, err := middleware.New(v, middleware.WithObserver(m))
 //
 // A *Metrics is at once a jwtverify.Observer, a jwtverify.DecisionObserver

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/m2mauth/m2mauth/bearer"
+	"github.com/m2mauth/m2mauth/binding"
 	"github.com/m2mauth/m2mauth/jwtverify"
 )
 
@@ -43,6 +44,11 @@ type Authenticator struct {
 	invalidRequest string // invalid_request challenge
 	unavailableRA  int    // Retry-After seconds
 
+	// certs finds the client certificate of certificate-bound tokens;
+	// nil when no issuer binds tokens and WithCertSource was not given
+	// (then plain Verify runs, which refuses every bound token).
+	certs *binding.CertSource
+
 	meta *metadataDoc
 }
 
@@ -60,7 +66,12 @@ func NewAuthenticator(v *jwtverify.Verifier, transport string, opts ...Option) (
 	if err != nil {
 		return nil, err
 	}
-	a := &Authenticator{v: v, transport: transport, cfg: cfg}
+	a := &Authenticator{v: v, transport: transport, cfg: cfg, certs: cfg.certs}
+	if a.certs == nil && bindsTokens(v) {
+		if a.certs, err = binding.NewCertSource(binding.CertSourceConfig{}); err != nil {
+			return nil, err
+		}
+	}
 	switch len(cfg.observers) {
 	case 0:
 	case 1:
@@ -273,7 +284,12 @@ func (a *Authenticator) authenticate(r *http.Request) Outcome {
 		}
 		return a.invalid(err)
 	}
-	p, err := a.v.Verify(r.Context(), tok)
+	var p *jwtverify.Principal
+	if a.certs != nil {
+		p, err = a.v.VerifyBound(r.Context(), tok, a.certs.ProofFromRequest(r))
+	} else {
+		p, err = a.v.Verify(r.Context(), tok)
+	}
 	if err == nil {
 		if p == nil { // fail closed on a broken verifier contract
 			return a.rejected(errNilPrincipal)
@@ -286,6 +302,17 @@ func (a *Authenticator) authenticate(r *http.Request) Outcome {
 		return a.invalid(errTokenChars)
 	}
 	return a.rejected(err)
+}
+
+// bindsTokens reports whether an issuer of v has a binding policy other
+// than binding.Off.
+func bindsTokens(v *jwtverify.Verifier) bool {
+	for _, is := range v.Issuers() {
+		if is.Binding.Policy != binding.Off {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *Authenticator) invalid(err error) Outcome {

@@ -6,19 +6,17 @@
 // the separate package middleware/echoauth, so net/http users never compile
 // Echo.
 //
-//	v, err := jwtverify.New(jwtverify.Config{Issuers: []jwtverify.IssuerConfig{{ ... }}})
+//	v, err := jwtverify.New(jwtverify.Config{Issuers: profiles.IssuerConfigs(p)}) // p: your provider's profile
 //	mw, err := middleware.New(v, middleware.WithRealm("invoices"), middleware.WithExemptPaths("/healthz"))
 //
 //	mux := http.NewServeMux()
 //	mux.Handle("GET /invoices/{id}", mw.Require(jwtverify.RequireAll("invoices.read"))(getInvoice))
 //	mux.Handle("POST /invoices", mw.Require(jwtverify.RequireAll("invoices.write"))(createInvoice))
-//	http.ListenAndServe(addr, mw.Handler(mux))
+//	log.Fatal(http.ListenAndServe(addr, mw.Handler(mux)))
 //
-// With chi:
-//
-//	r := chi.NewRouter()
-//	r.Use(mw.Handler)
-//	r.With(mw.Require(jwtverify.RequireAny("invoices.admin", "admin"))).Delete("/invoices/{id}", deleteInvoice)
+// With chi, mw.Handler is a router middleware (r.Use(mw.Handler)) and
+// mw.Require a route's (r.With(mw.Require(jwtverify.RequireAny("invoices.admin",
+// "admin"))).Delete("/invoices/{id}", deleteInvoice)).
 //
 // Handlers read the verified caller with jwtverify.FromContext, the one
 // accessor every adapter uses:
@@ -76,6 +74,28 @@
 // Handler's decisions, made before routing, the pattern the ServeMux given
 // by WithServeMux picks, else jwtverify.RouteUnknown. Never the raw path or
 // query.
+//
+// # Certificate-bound tokens
+//
+// When an issuer's jwtverify.IssuerConfig.Binding policy is not
+// binding.Off, every adapter checks certificate-bound tokens (RFC 8705):
+// the SHA-256 thumbprint of the client certificate of the request's TLS
+// connection must equal the token's cnf "x5t#S256" (Verifier.VerifyBound).
+// The server must ask for client certificates: tls.Config.ClientAuth
+// tls.RequestClientCert or stronger. No CA verification is needed for
+// binding (the token's issuer vouched for the certificate when it bound the
+// token to it); VerifyClientCertIfGiven adds your own. A refused binding is
+// 401 invalid_token with one fixed description; the precise cause (not_tls,
+// no_client_certificate, thumbprint_mismatch, binding_required, ...) is the
+// event's Rule, for logs and metrics only. RFC 9728 metadata then
+// advertises tls_client_certificate_bound_access_tokens.
+//
+// Behind a TLS-terminating proxy, WithForwardedClientCert reads the
+// certificate from exactly one header in one format (binding.Forwarding).
+// It is opt-in; the proxy MUST strip client-supplied copies of that header
+// and the API MUST be reachable only through the proxy. Without it, such
+// headers are ignored. Connect interceptors cannot see TLS state: run this
+// middleware in front of a Connect handler to check the binding.
 //
 // # Adapters
 //

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/m2mauth/m2mauth/binding"
 	"github.com/m2mauth/m2mauth/jwtverify"
 )
 
@@ -18,7 +19,10 @@ const WellKnownPath = "/.well-known/oauth-protected-resource"
 
 // ResourceMetadata describes the protected resource for RFC 9728 (OAuth 2.0
 // Protected Resource Metadata), so clients can discover which authorization
-// servers issue tokens for it and which scopes it knows.
+// servers issue tokens for it and which scopes it knows. The document also
+// says "tls_client_certificate_bound_access_tokens": true when an issuer of
+// the verifier accepts certificate-bound tokens (its Binding policy is not
+// binding.Off and allows binding.Certificate).
 type ResourceMetadata struct {
 	// Resource is the resource identifier ("resource"): an absolute https
 	// URL without query or fragment (http is accepted for loopback hosts,
@@ -54,6 +58,9 @@ type metadataJSON struct {
 	BearerMethodsSupported []string `json:"bearer_methods_supported"`
 	ResourceName           string   `json:"resource_name,omitempty"`
 	ResourceDocumentation  string   `json:"resource_documentation,omitempty"`
+	// RFC 9728 section 2: true when certificate-bound tokens are
+	// accepted (RFC 8705).
+	TLSClientCertBound bool `json:"tls_client_certificate_bound_access_tokens,omitempty"`
 }
 
 func buildMetadata(v *jwtverify.Verifier, cfg config) (*metadataDoc, error) {
@@ -94,7 +101,14 @@ func buildMetadata(v *jwtverify.Verifier, cfg config) (*metadataDoc, error) {
 	if cfg.queryToken {
 		methods = append(methods, "query")
 	}
+	certBound := false
+	for _, is := range v.Issuers() {
+		if is.Binding.Policy != binding.Off && is.Binding.Methods.Has(binding.Certificate) {
+			certBound = true
+		}
+	}
 	body, err := json.Marshal(metadataJSON{
+		TLSClientCertBound:     certBound,
 		Resource:               md.Resource,
 		AuthorizationServers:   servers,
 		ScopesSupported:        md.ScopesSupported,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/m2mauth/m2mauth/authlog"
+	"github.com/m2mauth/m2mauth/binding"
 	"github.com/m2mauth/m2mauth/jwtverify"
 )
 
@@ -46,6 +47,7 @@ type config struct {
 	mux          *http.ServeMux
 	metadata     *ResourceMetadata
 	retryAfter   time.Duration
+	certs        *binding.CertSource
 	errs         []error
 }
 
@@ -250,6 +252,43 @@ func WithRetryAfter(d time.Duration) Option {
 			return
 		}
 		c.retryAfter = d
+	}
+}
+
+// WithCertSource sets where the client certificate of a request comes
+// from, for certificate-bound tokens (RFC 8705; jwtverify.IssuerConfig's
+// Binding): the TLS connection (the default, built when an issuer's binding
+// policy is not binding.Off) or, with a binding.CertSource configured with
+// binding.Forwarding, one header set by a TLS-terminating proxy. See
+// WithForwardedClientCert and the package documentation.
+func WithCertSource(src *binding.CertSource) Option {
+	return func(c *config) {
+		if src == nil {
+			c.fail("WithCertSource: nil CertSource")
+			return
+		}
+		c.certs = src
+	}
+}
+
+// WithForwardedClientCert reads the client certificate of certificate-bound
+// tokens from the one header a TLS-terminating proxy in front of the API
+// sets (binding.Forwarding: format, header, size bound), instead of from the
+// connection.
+//
+// SECURITY: the proxy MUST remove every copy of that header a client sends
+// and set it only from the certificate of the TLS connection it
+// terminated, and the API MUST be reachable only through the proxy;
+// otherwise any client can claim any certificate. Without this option the
+// header is ignored, never trusted.
+func WithForwardedClientCert(f binding.Forwarding) Option {
+	return func(c *config) {
+		src, err := binding.NewCertSource(binding.CertSourceConfig{Forwarding: &f})
+		if err != nil {
+			c.fail("WithForwardedClientCert: %v", err)
+			return
+		}
+		c.certs = src
 	}
 }
 

@@ -34,9 +34,9 @@
 //		is.RegisterClient(oauthtest.Client{ID: "svc", Secret: "s3cret",
 //			Scopes: []string{"read"}, Audiences: []string{"https://api.example.test"}})
 //		tok := is.MintT(t, oauthtest.WithClient("svc"))
-//		expired := is.MintT(t, oauthtest.WithLifetime(-time.Minute))
-//		// configure the verifier with is.Issuer() (discovery) or is.JWKSURL()
-//		_, _ = tok, expired
+//		expired := is.MintT(t, oauthtest.WithClient("svc"), oauthtest.WithLifetime(-time.Minute))
+//		// configure the verifier with is.Issuer() (discovery) or is.JWKSURL(),
+//		// then call the API with each token: tok passes, expired is refused
 //	}
 //
 // To test an API protected by a provider profile (package profiles: Entra ID,

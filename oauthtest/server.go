@@ -40,6 +40,8 @@ const (
 	EndpointDiscovery Endpoint = iota
 	EndpointJWKS
 	EndpointToken
+	EndpointIntrospect // RFC 7662 (introspect.go)
+	EndpointRevoke     // RFC 7009 (introspect.go)
 	numEndpoints
 )
 
@@ -52,6 +54,10 @@ func (e Endpoint) String() string {
 		return "jwks"
 	case EndpointToken:
 		return "token"
+	case EndpointIntrospect:
+		return "introspect"
+	case EndpointRevoke:
+		return "revoke"
 	}
 	return fmt.Sprintf("Endpoint(%d)", int(e))
 }
@@ -80,7 +86,8 @@ type Server struct {
 	discoveryExtra map[string]any
 	serveOpenID    bool
 	serveRFC8414   bool
-	mtls           *mtlsState // WithMTLS (mtls.go)
+	mtls           *mtlsState   // WithMTLS (mtls.go)
+	opaque         *opaqueState // introspect.go
 }
 
 type config struct {
@@ -182,6 +189,7 @@ func New(opts ...Option) (*Server, error) {
 		lifetime:     c.lifetime,
 		serveOpenID:  true,
 		serveRFC8414: true,
+		opaque:       newOpaqueState(),
 	}
 	for _, k := range c.keys {
 		var err error
@@ -442,6 +450,7 @@ func (s *Server) discoveryDocument() []byte {
 		"id_token_signing_alg_values_supported": algs,
 	}
 	s.mtlsMetadata(doc)
+	s.introspectionMetadata(doc)
 	for name, v := range s.discoveryExtra {
 		if v == nil {
 			delete(doc, name)
@@ -484,6 +493,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		e, serve = EndpointJWKS, s.serveJWKS
 	case s.issuerPath + "/token":
 		e, serve = EndpointToken, s.serveToken
+	case s.issuerPath + "/introspect":
+		e, serve = EndpointIntrospect, s.serveIntrospect
+	case s.issuerPath + "/revoke":
+		e, serve = EndpointRevoke, s.serveRevoke
 	default:
 		http.NotFound(w, r)
 		return

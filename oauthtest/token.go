@@ -154,7 +154,7 @@ func (s *Server) token(r *http.Request) (response, *tokenError) {
 	if certAuth {
 		claims["cnf"] = cnfClaim(thumb)
 	}
-	at, err := s.Mint(WithRawClaims(mustMarshal(claims)))
+	at, err := s.accessToken(c.ID, claims) // a JWT, or opaque (introspect.go)
 	if err != nil {
 		return response{}, &tokenError{http.StatusInternalServerError, "server_error", "cannot mint"}
 	}

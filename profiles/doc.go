@@ -35,9 +35,14 @@
 //		Audience:  "api://default",
 //		ClientIDs: []string{"0oa8acv8gbBPRCZ7I5d7"},
 //	})
-//	if err != nil { ... }
+//	if err != nil {
+//		return err // a *ConfigError: the options are wrong
+//	}
 //	keys, err := p.StartKeys(ctx, jwkscache.Config{}) // runs until ctx ends or keys.Close()
-//	if err != nil { ... }
+//	if err != nil {
+//		return err
+//	}
+//	defer keys.Close()
 //	v, err := jwtverify.New(jwtverify.Config{Issuers: profiles.IssuerConfigs(p)})
 //
 // Entra ID returns one profile per accepted token version, because v1.0 and

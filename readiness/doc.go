@@ -34,8 +34,8 @@
 //
 // # Use
 //
-//	keys, _ := jwkscache.New(ctx, jwkscache.Config{Name: "corp", Issuer: issuer})
-//	ready, _ := readiness.New(readiness.Options{}, keys)
+//	keys, err := jwkscache.New(ctx, jwkscache.Config{Name: "corp", Issuer: iss})
+//	ready, err := readiness.New(readiness.Options{}, keys) // every cache of your issuers
 //	mux.Handle("GET /readyz", ready)
 //	go ready.Watch(ctx, healthServer, "orders.v1.Orders") // gRPC health, until ctx ends
 //

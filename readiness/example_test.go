@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"time"
 
+	"google.golang.org/grpc/health"
+
 	"github.com/m2mauth/m2mauth/jwkscache"
 	"github.com/m2mauth/m2mauth/oauthtest"
 	"github.com/m2mauth/m2mauth/readiness"
@@ -14,29 +16,30 @@ import (
 
 // The README's "Readiness" section mirrors this example.
 func Example() {
-	issuer, err := oauthtest.New()
+	is, err := oauthtest.New()
 	if err != nil {
 		panic(err)
 	}
-	defer issuer.Close()
+	defer is.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	iss := is.Issuer()
+	mux := http.NewServeMux()
+	healthServer := health.NewServer()
 
-	keys, err := jwkscache.New(ctx, jwkscache.Config{Name: "corp", Issuer: issuer.Issuer()})
+	keys, err := jwkscache.New(ctx, jwkscache.Config{Name: "corp", Issuer: iss})
 	if err != nil {
 		panic(err)
 	}
 	defer keys.Close()
-
 	// Ready once every source has had keys since start (readiness.Strict:
 	// only while every source has usable keys).
 	ready, err := readiness.New(readiness.Options{}, keys)
 	if err != nil {
 		panic(err)
 	}
-	mux := http.NewServeMux()
 	mux.Handle("GET /readyz", ready)
-	// gRPC: go ready.Watch(ctx, healthServer, "orders.v1.Orders")
+	go ready.Watch(ctx, healthServer, "orders.v1.Orders") // until ctx ends
 
 	waitCtx, stop := context.WithTimeout(ctx, 10*time.Second)
 	defer stop()

@@ -248,7 +248,9 @@ func newGRPCAPI(v *jwtverify.Verifier, m *metrics.Metrics, db *store, cert tls.C
 		return nil, err
 	}
 	srv := grpc.NewServer(
-		grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13})),
+		// RequestClientCert: a certificate-bound caller presents its
+		// certificate; others need none.
+		grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS13})),
 		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor()),
 	)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"net/http"
 	"strconv"
@@ -95,6 +96,16 @@ type grpcTransport struct {
 
 func dialGRPC(addr string, roots *x509.CertPool) (*grpcTransport, error) {
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(roots, "")))
+	if err != nil {
+		return nil, err
+	}
+	return &grpcTransport{conn: conn}, nil
+}
+
+// dialGRPCConfig dials with a TLS configuration of the caller's (one
+// presenting a client certificate).
+func dialGRPCConfig(addr string, cfg *tls.Config) (*grpcTransport, error) {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
 	if err != nil {
 		return nil, err
 	}

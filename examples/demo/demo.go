@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -26,6 +28,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/m2mauth/m2mauth/authlog"
+	"github.com/m2mauth/m2mauth/binding"
 	"github.com/m2mauth/m2mauth/jwkscache"
 	"github.com/m2mauth/m2mauth/jwtverify"
 	"github.com/m2mauth/m2mauth/metrics"
@@ -40,6 +43,7 @@ const (
 	readerSecret = "reader-secret"
 	adminID      = "admin"
 	adminSecret  = "admin-secret"
+	workerID     = "worker" // authenticates with its certificate; gets certificate-bound tokens
 )
 
 // options configure run.
@@ -120,11 +124,21 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 
 	// The authorization server and its two clients: the reader's permission
 	// is a scope, the admin's are app roles.
-	iss, err := oauthtest.New()
+	iss, err := oauthtest.New(oauthtest.WithMTLS())
 	if err != nil {
 		return err
 	}
 	defer iss.Close()
+	// The worker authenticates at the mTLS token endpoint with its
+	// certificate and gets tokens bound to it (RFC 8705).
+	workerCert, err := oauthtest.NewClientCert(workerID)
+	if err != nil {
+		return err
+	}
+	if err := iss.RegisterCertClient(oauthtest.Client{ID: workerID, Scopes: []string{"orders.read"}, Audiences: []string{audience}},
+		oauthtest.CertAuth{Method: oauthtest.AuthSelfSignedTLSClient, Certificates: []*x509.Certificate{workerCert.Certificate}}); err != nil {
+		return err
+	}
 	iss.RegisterClient(oauthtest.Client{ID: readerID, Secret: readerSecret,
 		Scopes: []string{"orders.read"}, Audiences: []string{audience}})
 	iss.RegisterClient(oauthtest.Client{ID: adminID, Secret: adminSecret,
@@ -141,7 +155,7 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 	// both grant permissions), keys from the issuer's JWKS.
 	prof, err := profiles.RFC9068(profiles.RFC9068Options{
 		Name: "oauthtest", Issuer: iss.Issuer(), JWKSURL: iss.JWKSURL(),
-		Audience: audience, ClientIDs: []string{readerID, adminID},
+		Audience: audience, ClientIDs: []string{readerID, adminID, workerID},
 	})
 	if err != nil {
 		return err
@@ -168,7 +182,13 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 		lg = authlog.New(slog.New(slog.NewTextHandler(opts.logs, nil)), authlog.Options{})
 		defer lg.Close()
 	}
-	v, err := jwtverify.New(jwtverify.Config{Issuers: profiles.IssuerConfigs(prof), Observer: m})
+	// Certificate-bound tokens are accepted with their certificate; bearer
+	// tokens as before (binding.Optional).
+	ics := profiles.IssuerConfigs(prof)
+	for i := range ics {
+		ics[i].Binding = binding.Config{Policy: binding.Optional, Methods: binding.Certificate}
+	}
+	v, err := jwtverify.New(jwtverify.Config{Issuers: ics, Observer: m})
 	if err != nil {
 		return err
 	}
@@ -204,6 +224,18 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 		return err
 	}
 	defer stopEcho()
+	// The same two APIs over TLS asking for client certificates, for the
+	// certificate-bound caller.
+	httpsURL, stopHTTPS, err := serveHTTPS(httpAPI, cert)
+	if err != nil {
+		return err
+	}
+	defer stopHTTPS()
+	echosURL, stopEchoS, err := serveHTTPS(echoAPI, cert)
+	if err != nil {
+		return err
+	}
+	defer stopEchoS()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -252,9 +284,9 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 		want expect
 	}
 	var results []result
-	play := func(scs []scenario) error {
+	playOver := func(trs []transport, scs []scenario) error {
 		for _, sc := range scs {
-			for _, t := range transports {
+			for _, t := range trs {
 				callCtx, callCancel := context.WithTimeout(ctx, 30*time.Second)
 				got, err := t.call(callCtx, sc.op, sc.ts)
 				callCancel()
@@ -266,6 +298,7 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 		}
 		return nil
 	}
+	play := func(scs []scenario) error { return playOver(transports, scs) }
 	static := func(tok string) oauth2.TokenSource {
 		return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok, TokenType: "Bearer"})
 	}
@@ -298,6 +331,36 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 	}
 	if tok, err := rotated.Token(); err != nil || kidOf(tok.AccessToken) != newKID || newKID == oldKID {
 		return fmt.Errorf("key rotation: the new token is not signed with the new key %q (err %v)", newKID, err)
+	}
+
+	// The certificate-bound caller: over TLS presenting its certificate it
+	// is served; its token without the certificate (a stolen copy, over
+	// the plain HTTP APIs and a gRPC connection without a client
+	// certificate) is refused.
+	workerHC := workerCert.HTTPClient(iss.MTLSRootCAs())
+	defer workerHC.CloseIdleConnections()
+	workerCC := clientcredentials.Config{ClientID: workerID, TokenURL: iss.MTLSTokenURL(), AuthStyle: oauth2.AuthStyleInParams}
+	worker := workerCC.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, workerHC))
+	workerTok, err := worker.Token()
+	if err != nil {
+		return fmt.Errorf("worker token: %w", err)
+	}
+	certRT := &http.Transport{TLSClientConfig: workerCert.TLSConfig(roots), ForceAttemptHTTP2: true}
+	defer certRT.CloseIdleConnections()
+	grpcCert, err := dialGRPCConfig(lis.Addr().String(), workerCert.TLSConfig(roots))
+	if err != nil {
+		return err
+	}
+	defer grpcCert.conn.Close()
+	if err := playOver([]transport{
+		&httpTransport{label: "net/http", base: httpsURL, rt: certRT},
+		&httpTransport{label: "Echo", base: echosURL, rt: certRT},
+		grpcCert,
+	}, []scenario{{"cert-bound worker reads (mTLS, its certificate)", opRead, worker, allowed}}); err != nil {
+		return err
+	}
+	if err := play([]scenario{{"cert-bound token without its certificate", opRead, static(workerTok.AccessToken), unauthenticated}}); err != nil {
+		return err
 	}
 
 	failed := printTable(out, results)
@@ -357,6 +420,29 @@ func serveHTTP(h http.Handler) (string, func(), error) {
 		<-done
 	}
 	return "http://" + lis.Addr().String(), stop, nil
+}
+
+// serveHTTPS serves h on a fresh loopback port over TLS with cert, asking
+// clients for a certificate (tls.RequestClientCert: certificate binding
+// needs the certificate, not a CA check).
+func serveHTTPS(h http.Handler, cert tls.Certificate) (string, func(), error) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second,
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12}}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.ServeTLS(lis, "", "") }()
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if srv.Shutdown(ctx) != nil {
+			_ = srv.Close()
+		}
+		<-done
+	}
+	return "https://" + lis.Addr().String(), stop, nil
 }
 
 // grantWrite returns tok with orders.write added to its scope claim and

@@ -25,7 +25,10 @@
 // reads, reader writes, admin writes, a tampered token, an expired token,
 // and, after the issuer rotates its signing key, a token signed with the new
 // key (the key cache refreshes the JWKS on the unknown kid) and a token
-// signed with the old one.
+// signed with the old one. Last, a third client, "worker", authenticates at
+// the issuer's mutual-TLS token endpoint with its certificate and gets
+// certificate-bound tokens (RFC 8705): accepted over TLS presenting that
+// certificate (the HTTP APIs also listen on TLS for it), refused without it.
 package main
 
 import (

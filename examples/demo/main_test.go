@@ -28,8 +28,8 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	rows := tableRows(t, out.String())
-	if len(rows) != 8*3 {
-		t.Errorf("%d rows, want 24 (8 scenarios x 3 transports)\n%s", len(rows), out.String())
+	if len(rows) != 10*3 {
+		t.Errorf("%d rows, want 30 (10 scenarios x 3 transports)\n%s", len(rows), out.String())
 	}
 	perTransport := map[string]int{}
 	for _, r := range rows {
@@ -43,13 +43,15 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	for _, tr := range []string{"net/http", "Echo", "gRPC"} {
-		if perTransport[tr] != 8 {
-			t.Errorf("%s: %d rows, want 8", tr, perTransport[tr])
+		if perTransport[tr] != 10 {
+			t.Errorf("%s: %d rows, want 10", tr, perTransport[tr])
 		}
 	}
 	for _, want := range []string{
 		`m2mauth_token_validations_total{issuer="oauthtest",reason="bad_signature",result="invalid"} 3`,
 		`m2mauth_token_validations_total{issuer="oauthtest",reason="expired",result="invalid"} 3`,
+		// The certificate-bound token without its certificate.
+		`m2mauth_token_validations_total{issuer="oauthtest",reason="binding",result="invalid"} 3`,
 		`m2mauth_jwks_fetches_total{cause="unknown_kid",result="ok",source="oauthtest"} 1`,
 		`m2mauth_jwks_unknown_kid_total{outcome="fetched",source="oauthtest"} 1`,
 		`m2mauth_authorization_decisions_total{result="forbidden",transport="grpc"} 1`,

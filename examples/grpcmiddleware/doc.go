@@ -22,7 +22,7 @@
 // keeps serving after exp. For streaming methods, chain grpcauth's
 // interceptor instead (the selector still applies):
 //
-//	grpc.ChainStreamInterceptor(selector.StreamServerInterceptor(ic.StreamServerInterceptor(), notHealth))
+//	grpc.ChainStreamInterceptor(selector.StreamServerInterceptor(ic.StreamServerInterceptor(), notHealth)),
 //
 // or end each stream in its handler at the Principal's ValidUntil.
 //

@@ -98,6 +98,30 @@ func server(ic *grpcauth.Interceptor) (addr string, stop func(), err error) {
 	return lis.Addr().String(), func() { hs.Shutdown(); srv.Stop(); <-done }, nil
 }
 
+// grpcauthStreamServer is server with grpcauth's own stream interceptor
+// behind the selector, so streams end with their token (the package doc's
+// alternative for streaming methods).
+func grpcauthStreamServer(ic *grpcauth.Interceptor) (addr string, stop func(), err error) {
+	authFn := ic.AuthFunc()
+	notHealth := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
+		return c.Service != healthpb.Health_ServiceDesc.ServiceName
+	})
+	srv := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(authFn), notHealth)),
+		grpc.ChainStreamInterceptor(selector.StreamServerInterceptor(ic.StreamServerInterceptor(), notHealth)),
+	)
+	srv.RegisterService(&greeterDesc, nil)
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(lis) }()
+	return lis.Addr().String(), func() { hs.Shutdown(); srv.Stop(); <-done }, nil
+}
+
 // newInterceptor trusts the in-process issuer iss and requires "greet" on
 // the Greeter. Health is not exempt in the policy: the selector skips it.
 func newInterceptor(iss *oauthtest.Server) (*grpcauth.Interceptor, error) {

@@ -14,12 +14,20 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/m2mauth/m2mauth/grpcauth"
 	"github.com/m2mauth/m2mauth/oauthtest"
 )
 
 // TestStream runs a server-streaming call through go-grpc-middleware's
-// auth.StreamServerInterceptor with grpcauth's AuthFunc.
+// auth.StreamServerInterceptor with grpcauth's AuthFunc, and through
+// grpcauth's own stream interceptor behind the selector (the package doc's
+// alternative for streams).
 func TestStream(t *testing.T) {
+	t.Run("AuthFunc", func(t *testing.T) { testStream(t, server) })
+	t.Run("grpcauth", func(t *testing.T) { testStream(t, grpcauthStreamServer) })
+}
+
+func testStream(t *testing.T, server func(*grpcauth.Interceptor) (string, func(), error)) {
 	iss := oauthtest.NewT(t)
 	iss.RegisterClient(oauthtest.Client{ID: "friend", Secret: "s1", Scopes: []string{"greet"}, Audiences: []string{"api://greeter"}})
 	iss.RegisterClient(oauthtest.Client{ID: "intruder", Secret: "s2", Scopes: []string{"other"}, Audiences: []string{"api://greeter"}})

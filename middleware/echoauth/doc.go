@@ -9,7 +9,7 @@
 //
 //	func getInvoice(c echo.Context) error {
 //		p, _ := echoauth.Principal(c) // or jwtverify.FromContext(c.Request().Context())
-//		...
+//		return c.String(http.StatusOK, "invoice "+c.Param("id")+" for "+p.ClientID())
 //	}
 //
 // A refused request fails with an *echo.HTTPError whose Message is a

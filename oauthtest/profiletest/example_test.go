@@ -17,31 +17,23 @@ import (
 // one call points it at the test server. The README's "Testing your API"
 // section mirrors this example.
 func Example() {
+	const tenantID, apiAppID, daemonAppID = "72f988bf-86f1-41af-91ab-2d7cd011db47", "6e74172b-be56-4843-9ff4-e66a39bb12e3", "75dbe77f-10a3-4e59-85fd-8c127544f17c"
+	ctx := context.Background()
+
 	is, err := oauthtest.New()
-	if err != nil {
-		panic(err)
-	}
+	check(err)
 	defer is.Close()
-
-	ps, err := profiles.EntraID(profiles.EntraOptions{
-		TenantID:  "72f988bf-86f1-41af-91ab-2d7cd011db47",
-		ClientID:  "6e74172b-be56-4843-9ff4-e66a39bb12e3", // this API
-		ClientIDs: []string{"75dbe77f-10a3-4e59-85fd-8c127544f17c"},
-		Versions:  profiles.EntraV2,
-	})
-	if err != nil {
-		panic(err)
-	}
-	entra, err := profiletest.New(context.Background(), is, &ps[0]) // keys from is
-	if err != nil {
-		panic(err)
-	}
+	ps, err := profiles.EntraID(profiles.EntraOptions{TenantID: tenantID, ClientID: apiAppID,
+		ClientIDs: []string{daemonAppID}, Versions: profiles.EntraV2})
+	check(err)
+	entra, err := profiletest.New(ctx, is, &ps[0]) // keys from is
+	check(err)
 	defer entra.Close()
-
 	v, err := jwtverify.New(jwtverify.Config{Issuers: profiles.IssuerConfigs(ps...)})
-	if err != nil {
-		panic(err)
-	}
+	check(err)
+	tok, err := entra.Mint(oauthtest.ProviderToken{Roles: []string{"Orders.Read"}})
+	check(err)
+
 	mw, err := middleware.New(v)
 	if err != nil {
 		panic(err)
@@ -59,11 +51,16 @@ func Example() {
 		api.ServeHTTP(rec, req)
 		fmt.Println(rec.Code, rec.Body.String())
 	}
-	reader, _ := entra.Mint(oauthtest.ProviderToken{Roles: []string{"Orders.Read"}})
 	writer, _ := entra.Mint(oauthtest.ProviderToken{Roles: []string{"Orders.Write"}})
-	call(reader)
+	call(tok)
 	call(writer)
 	// Output:
 	// 200 orders for 75dbe77f-10a3-4e59-85fd-8c127544f17c
 	// 403 {"error":"insufficient_scope","error_description":"The access token lacks the permissions this request requires"}
+}
+
+func check(err error) {
+	if err != nil {
+		panic(err)
+	}
 }

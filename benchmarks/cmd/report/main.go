@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/m2mauth/m2mauth/benchmarks/internal/fixture"
+	"github.com/m2mauth/m2mauth/benchmarks/internal/soak"
 )
 
 // Targets of the issue.
@@ -461,7 +462,15 @@ func main() {
 		}
 		p("## Closing note\n\n%s\n", strings.TrimSpace(string(b)))
 	}
-	if err := os.WriteFile(*out, []byte(w.String()), 0o644); err != nil {
+	// The reliability section is written by cmd/soak (a separate, long
+	// run): keep it across regenerations.
+	doc := w.String()
+	if old, err := os.ReadFile(*out); err == nil {
+		if i, j := strings.Index(string(old), soak.SectionBegin), strings.Index(string(old), soak.SectionEnd); i >= 0 && j > i {
+			doc = soak.ReplaceSection(doc, string(old[i:j+len(soak.SectionEnd)])+"\n")
+		}
+	}
+	if err := os.WriteFile(*out, []byte(doc), 0o644); err != nil {
 		log.Fatalf("report: %v", err)
 	}
 	_, _ = io.WriteString(os.Stdout, "report: wrote "+*out+"\n")

@@ -31,6 +31,7 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/m2mauth/m2mauth/authlog"
 	"github.com/m2mauth/m2mauth/connectauth"
 	"github.com/m2mauth/m2mauth/jwkscache"
 	"github.com/m2mauth/m2mauth/jwtverify"
@@ -102,7 +103,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ready chan<- string)
 	// Refusals are logged with their precise reason, never the token.
 	ic, err := connectauth.New(v, connectauth.Policy{Procedures: map[string]jwtverify.Requirement{
 		listProcedure: jwtverify.RequireAll(cfg.scope),
-	}}, connectauth.WithLogger(log))
+	}}, connectauth.WithObserver(authlog.New(log, authlog.Options{})))
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/m2mauth/m2mauth/authlog"
 	"github.com/m2mauth/m2mauth/echov5auth"
 	"github.com/m2mauth/m2mauth/jwkscache"
 	"github.com/m2mauth/m2mauth/jwtverify"
@@ -92,7 +93,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ready chan<- string)
 		return err
 	}
 	// Refusals are logged with their precise reason, never the token.
-	auth, err := echov5auth.New(v, middleware.WithLogger(log))
+	auth, err := echov5auth.New(v, middleware.WithObserver(authlog.New(log, authlog.Options{})))
 	if err != nil {
 		return err
 	}

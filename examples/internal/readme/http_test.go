@@ -7,9 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -106,52 +103,5 @@ func TestSnippetsRun(t *testing.T) {
 	}
 	if err := loggingSnippet(slog.New(slog.NewTextHandler(io.Discard, nil)), v, m, policy); err != nil {
 		t.Fatalf("Logging snippet: %v", err)
-	}
-}
-
-// TestSnippetsMatchREADME: the first Go block of each section named here
-// appears, line by line and in order, in this file, so the functions above
-// stay copies of the README.
-func TestSnippetsMatchREADME(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join("..", "..", "..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.ReadFile("http_test.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	norm := func(s string) string { return strings.Join(strings.Fields(s), " ") }
-	var srcLines []string
-	for _, l := range strings.Split(string(src), "\n") {
-		srcLines = append(srcLines, norm(l))
-	}
-	for _, section := range []string{"## Providers", "## Metrics", "## Logging"} {
-		i := strings.Index(string(readme), "\n"+section+"\n")
-		if i < 0 {
-			t.Fatalf("README has no section %q", section)
-		}
-		rest := string(readme[i:])
-		start := strings.Index(rest, "```go\n")
-		if start < 0 {
-			t.Fatalf("%s: no Go block", section)
-		}
-		block := rest[start+len("```go\n"):]
-		block = block[:strings.Index(block, "```")]
-		at := 0
-		for _, l := range strings.Split(strings.TrimSpace(block), "\n") {
-			want := norm(l)
-			found := false
-			for ; at < len(srcLines); at++ {
-				if srcLines[at] == want {
-					found = true
-					at++
-					break
-				}
-			}
-			if !found {
-				t.Fatalf("%s: README line %q is not in http_test.go (in order)", section, l)
-			}
-		}
 	}
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/m2mauth/m2mauth/authlog"
 	"github.com/m2mauth/m2mauth/ginauth"
 	"github.com/m2mauth/m2mauth/jwkscache"
 	"github.com/m2mauth/m2mauth/jwtverify"
@@ -92,7 +93,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ready chan<- string)
 		return err
 	}
 	// Refusals are logged with their precise reason, never the token.
-	auth, err := ginauth.New(v, middleware.WithLogger(log))
+	auth, err := ginauth.New(v, middleware.WithObserver(authlog.New(log, authlog.Options{})))
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,356 @@
+package soak
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/m2mauth/m2mauth/grpcauth"
+	"github.com/m2mauth/m2mauth/oauthtest"
+)
+
+// Request kinds.
+const (
+	kindValid uint8 = iota
+	kindJunk
+	kindForged
+	kindExpired
+	kindOtherAudience
+	kindUnknownKID
+	numKinds
+)
+
+var kindNames = [numKinds]string{"valid", "junk", "forged", "expired", "other-audience", "unknown-kid"}
+
+// Outcomes of one request.
+const (
+	outAccepted    uint8 = iota // 200 / OK
+	outRefused                  // 400, 401, 403 / Unauthenticated, PermissionDenied
+	outUnavailable              // 503 / Unavailable KEYS_UNAVAILABLE
+	outError                    // anything else: transport error, other status
+	outClientError              // the client had no token (token endpoint down)
+	outDropped                  // the driver could not queue the request
+)
+
+// record is one scheduled request. Times are Unix nanoseconds.
+type record struct {
+	sched, start, end int64
+	exp               int64 // the valid token's exp, Unix seconds
+	kid               int32 // index into driver.kids, -1 when none
+	kind              uint8
+	grpc              bool
+	outcome           uint8
+}
+
+type job struct {
+	sched  int64
+	kind   uint8
+	client int
+	grpc   bool
+}
+
+const (
+	alg      = "ES256"
+	scope    = "read"
+	audience = oauthtest.DefaultAudience
+)
+
+// driver runs the load against the child.
+type driver struct {
+	cfg       Config
+	iss       *oauthtest.Server
+	clients   []atomic.Pointer[clientSource]
+	newSource func(i int) *clientSource
+	restarts  int
+	httpc     *http.Client
+	httpURL   string
+	conn      *grpc.ClientConn
+
+	kidMu sync.Mutex
+	kids  []string
+	kidIx map[string]int32
+
+	tokMu  sync.Mutex
+	parsed map[string]tokenInfo
+
+	burst   atomic.Bool
+	dropped atomic.Int64
+}
+
+type tokenInfo struct {
+	kid int32
+	exp int64
+}
+
+func (d *driver) kidIndex(kid string) int32 {
+	d.kidMu.Lock()
+	defer d.kidMu.Unlock()
+	if i, ok := d.kidIx[kid]; ok {
+		return i
+	}
+	i := int32(len(d.kids))
+	d.kids = append(d.kids, kid)
+	d.kidIx[kid] = i
+	return i
+}
+
+// info parses (once) the kid and exp of a client's token.
+func (d *driver) info(tok string) (tokenInfo, error) {
+	d.tokMu.Lock()
+	ti, ok := d.parsed[tok]
+	d.tokMu.Unlock()
+	if ok {
+		return ti, nil
+	}
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return tokenInfo{}, errors.New("soak: issued token is not a JWS")
+	}
+	var h struct {
+		KID string `json:"kid"`
+	}
+	var c struct {
+		Exp int64 `json:"exp"`
+	}
+	hb, err1 := base64.RawURLEncoding.DecodeString(parts[0])
+	cb, err2 := base64.RawURLEncoding.DecodeString(parts[1])
+	if err := errors.Join(err1, err2, json.Unmarshal(hb, &h), json.Unmarshal(cb, &c)); err != nil {
+		return tokenInfo{}, fmt.Errorf("soak: issued token: %w", err)
+	}
+	ti = tokenInfo{kid: d.kidIndex(h.KID), exp: c.Exp}
+	d.tokMu.Lock()
+	if len(d.parsed) > 4*len(d.clients)+64 { // bounded: keep the current tokens only
+		clear(d.parsed)
+	}
+	d.parsed[tok] = ti
+	d.tokMu.Unlock()
+	return ti, nil
+}
+
+// clientSource is one client instance's token source (x/oauth2 caches
+// the token and renews it 10 s before expiry).
+type clientSource struct{ oauth2.TokenSource }
+
+// restartClients replaces every n-th client's token source, as if that
+// instance restarted: its next request gets a new token at once.
+func (d *driver) restartClients(n int) {
+	for i := d.restarts % n; i < len(d.clients); i += n {
+		d.clients[i].Store(d.newSource(i))
+	}
+	d.restarts++
+}
+
+// attackToken makes the token of one attack.
+func (d *driver) attackToken(kind uint8, client string) (string, error) {
+	switch kind {
+	case kindJunk:
+		b := make([]byte, 96)
+		_, _ = rand.Read(b)
+		s := base64.RawURLEncoding.EncodeToString(b)
+		return s[:40] + "." + s[40:90] + "." + s[90:], nil
+	case kindForged: // a published kid, signed by the attacker's key
+		return d.iss.Mint(oauthtest.WithClient(client), oauthtest.WithUntrustedKey(alg),
+			oauthtest.WithHeader(map[string]any{"kid": d.iss.SigningKeyID()}))
+	case kindExpired: // the issuer's own key, expired long ago
+		past := time.Now().Add(-time.Hour).Unix()
+		return d.iss.Mint(oauthtest.WithClient(client),
+			oauthtest.WithClaims(map[string]any{"iat": past, "nbf": past, "exp": past + 600}))
+	case kindOtherAudience: // the issuer's own key, another API's audience
+		return d.iss.Mint(oauthtest.WithClient(client), oauthtest.WithClaims(map[string]any{"aud": "https://other-api.example.test"}))
+	case kindUnknownKID: // a kid nobody published
+		return d.iss.Mint(oauthtest.WithClient(client), oauthtest.WithUntrustedKey(alg))
+	}
+	return "", fmt.Errorf("soak: unknown kind %d", kind)
+}
+
+// do performs one job and returns its record.
+func (d *driver) do(ctx context.Context, j job, clientIDs []string) record {
+	rec := record{sched: j.sched, kind: j.kind, grpc: j.grpc, kid: -1}
+	var tok string
+	if j.kind == kindValid {
+		t, err := d.clients[j.client].Load().Token()
+		if err != nil {
+			rec.start = time.Now().UnixNano()
+			rec.end = rec.start
+			rec.outcome = outClientError
+			return rec
+		}
+		ti, err := d.info(t.AccessToken)
+		if err != nil {
+			rec.start = time.Now().UnixNano()
+			rec.end, rec.outcome = rec.start, outError
+			return rec
+		}
+		tok, rec.kid, rec.exp = t.AccessToken, ti.kid, ti.exp
+	} else {
+		var err error
+		if tok, err = d.attackToken(j.kind, clientIDs[j.client]); err != nil {
+			rec.start = time.Now().UnixNano()
+			rec.end, rec.outcome = rec.start, outError
+			return rec
+		}
+	}
+	rec.start = time.Now().UnixNano()
+	if j.grpc {
+		rec.outcome = d.callGRPC(ctx, tok)
+	} else {
+		rec.outcome = d.callHTTP(ctx, tok)
+	}
+	rec.end = time.Now().UnixNano()
+	return rec
+}
+
+func (d *driver) callHTTP(ctx context.Context, tok string) uint8 {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.httpURL, nil)
+	if err != nil {
+		return outError
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := d.httpc.Do(req)
+	if err != nil {
+		return outError
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	_ = resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return outAccepted
+	case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden:
+		return outRefused
+	case http.StatusServiceUnavailable:
+		return outUnavailable
+	}
+	return outError
+}
+
+func (d *driver) callGRPC(ctx context.Context, tok string) uint8 {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
+	out := new(wrapperspb.StringValue)
+	err := d.conn.Invoke(ctx, grpcMethod, wrapperspb.String("soak"), out)
+	switch status.Code(err) {
+	case codes.OK:
+		return outAccepted
+	case codes.Unauthenticated, codes.PermissionDenied:
+		return outRefused
+	case codes.Unavailable:
+		for _, det := range status.Convert(err).Details() {
+			if info, ok := det.(*errdetails.ErrorInfo); ok && info.GetReason() == grpcauth.InfoKeysUnavailable {
+				return outUnavailable
+			}
+		}
+	}
+	return outError
+}
+
+// child is the running API process.
+type child struct {
+	stdin io.WriteCloser
+	done  chan struct{} // closed when its stdout ends
+	wait  func() error
+
+	mu      sync.Mutex
+	fetches []FetchRecord
+	samples []Sample
+	errs    []string
+	gcCh    chan Sample
+	ready   chan event
+}
+
+func startChild(cfg *Config, cc childConfig) (*child, error) {
+	b, err := json.Marshal(cc)
+	if err != nil {
+		return nil, err
+	}
+	cmd := cfg.ChildCommand(ChildArg, string(b))
+	cmd.Stderr = cfg.Log
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	c := &child{stdin: stdin, done: make(chan struct{}), wait: cmd.Wait,
+		gcCh: make(chan Sample, 4), ready: make(chan event, 1)}
+	go c.read(stdout)
+	return c, nil
+}
+
+func (c *child) read(r io.Reader) {
+	defer close(c.done)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var ev event
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			continue
+		}
+		c.mu.Lock()
+		switch ev.Type {
+		case "ready":
+			c.ready <- ev
+		case "fetch":
+			c.fetches = append(c.fetches, *ev.Fetch)
+		case "sample":
+			if ev.Sample.AfterGC {
+				select {
+				case c.gcCh <- *ev.Sample:
+				default:
+				}
+			} else {
+				c.samples = append(c.samples, *ev.Sample)
+			}
+		case "error":
+			c.errs = append(c.errs, ev.Msg)
+		}
+		c.mu.Unlock()
+	}
+}
+
+// gcSample asks the child for a sample after a garbage collection.
+func (c *child) gcSample() (Sample, error) {
+	if _, err := io.WriteString(c.stdin, "gc\n"); err != nil {
+		return Sample{}, err
+	}
+	select {
+	case s := <-c.gcCh:
+		return s, nil
+	case <-c.done:
+		return Sample{}, errChildGone
+	case <-time.After(10 * time.Second):
+		return Sample{}, errors.New("soak: the API child did not answer a gc sample")
+	}
+}
+
+func (c *child) stop() error {
+	_ = c.stdin.Close()
+	select {
+	case <-c.done:
+	case <-time.After(15 * time.Second):
+	}
+	return c.wait()
+}

@@ -1,0 +1,279 @@
+package soak
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/m2mauth/m2mauth/oauthtest"
+)
+
+// Run plays one soak run and evaluates it. The returned report says
+// whether every check passed (Report.OK); err is for runs that could not
+// be carried out at all.
+func Run(cfg Config) (*Report, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	logf := func(format string, args ...any) { fmt.Fprintf(cfg.Log, "soak: "+format+"\n", args...) }
+
+	iss, err := oauthtest.New(oauthtest.WithKeyAlgs(alg), oauthtest.WithTokenLifetime(cfg.TokenLifetime),
+		oauthtest.WithJWKSCacheControl(fmt.Sprintf("public, max-age=%d", int(cfg.Refresh.Seconds()))))
+	if err != nil {
+		return nil, err
+	}
+	defer iss.Close()
+	clientIDs := make([]string, cfg.Clients)
+	for i := range clientIDs {
+		clientIDs[i] = fmt.Sprintf("soak-client-%03d", i)
+		iss.RegisterClient(oauthtest.Client{ID: clientIDs[i], Secret: "secret-" + clientIDs[i],
+			Scopes: []string{scope}, Audiences: []string{audience}})
+	}
+	is := newIssuerLog(iss, alg, cfg.TokenLifetime, time.Now().UnixNano())
+
+	cc := childConfig{Issuer: iss.Issuer(), Audience: audience, Clients: clientIDs, Scope: scope, Alg: alg,
+		Refresh: cfg.Refresh, Cooldown: cfg.Cooldown, FetchTimeout: cfg.FetchTimeout, MaxStaleness: cfg.MaxStaleness,
+		BackoffMax: cfg.BackoffMax, MaxResponseBytes: maxResponseBytes, CacheMaxEntries: cfg.CacheMaxEntries,
+		CacheMaxBytes: cfg.CacheMaxBytes, Leeway: cfg.Leeway}
+	ch, err := startChild(&cfg, cc)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = ch.stop() }()
+	var ready event
+	select {
+	case ready = <-ch.ready:
+	case <-ch.done:
+		return nil, errChildGone
+	case <-time.After(60 * time.Second):
+		return nil, fmt.Errorf("soak: the API child did not start")
+	}
+	base, err := ch.gcSample()
+	if err != nil {
+		return nil, err
+	}
+	logf("API child ready: http %s, grpc %s; %d goroutines, %d KiB live heap", ready.HTTP, ready.GRPC, base.Goroutines, base.HeapAlloc>>10)
+
+	// Clients.
+	tokenHTTP := &http.Client{Timeout: 10 * time.Second}
+	octx := context.WithValue(context.Background(), oauth2.HTTPClient, tokenHTTP)
+	d := &driver{cfg: cfg, iss: iss, kidIx: map[string]int32{}, parsed: map[string]tokenInfo{},
+		httpURL: "http://" + ready.HTTP + httpPath}
+	d.clients = make([]atomic.Pointer[clientSource], len(clientIDs))
+	d.newSource = func(i int) *clientSource {
+		c := clientcredentials.Config{ClientID: clientIDs[i], ClientSecret: "secret-" + clientIDs[i], TokenURL: iss.TokenURL()}
+		return &clientSource{c.TokenSource(octx)}
+	}
+	for i := range clientIDs {
+		d.clients[i].Store(d.newSource(i))
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: cfg.Workers, MaxConnsPerHost: cfg.Workers, IdleConnTimeout: time.Minute, DisableCompression: true}
+	d.httpc = &http.Client{Timeout: 10 * time.Second, Transport: tr}
+	d.conn, err = grpc.NewClient(ready.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, err
+	}
+
+	// Workers.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	queue := make(chan job, 1<<16)
+	var (
+		wg      sync.WaitGroup
+		recMu   sync.Mutex
+		records []record
+	)
+	for range cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := make([]record, 0, 1024)
+			for j := range queue {
+				local = append(local, d.do(ctx, j, clientIDs))
+			}
+			recMu.Lock()
+			records = append(records, local...)
+			recMu.Unlock()
+		}()
+	}
+
+	// The schedule and the load start together.
+	loadBefore := loadAvg()
+	start := time.Now()
+	end := start.Add(cfg.Duration)
+	var phases []phaseRun
+	schedDone := make(chan error, 1)
+	go func() { schedDone <- play(&cfg, is, d, start, end, &phases, logf) }()
+	var dropped []record
+	generate(&cfg, d, start, end, queue, func(j job) {
+		dropped = append(dropped, record{sched: j.sched, kind: j.kind, grpc: j.grpc, kid: -1, outcome: outDropped})
+	})
+	close(queue)
+	wg.Wait()
+	schedErr := <-schedDone
+	is.clearAll()
+	records = append(records, dropped...)
+	logf("load done: %d requests", len(records))
+
+	// Idle again: close the connections and let the API settle.
+	tr.CloseIdleConnections()
+	tokenHTTP.CloseIdleConnections()
+	_ = d.conn.Close()
+	var final Sample
+	for i := 0; ; i++ {
+		if final, err = ch.gcSample(); err != nil {
+			return nil, err
+		}
+		if final.Goroutines <= base.Goroutines+goroutineTolerance || i >= 20 {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if err := ch.stop(); err != nil {
+		logf("API child exit: %v", err)
+	}
+	ch.mu.Lock()
+	fetches := slices.Clone(ch.fetches)
+	samples := slices.Clone(ch.samples)
+	childErrs := slices.Clone(ch.errs)
+	ch.mu.Unlock()
+	keys, faults := is.snapshot()
+
+	in := evalInput{cfg: cfg, start: start.UnixNano(), end: end.UnixNano(), records: records, kids: d.kids,
+		keys: keys, faults: faults, phases: phases, fetches: fetches, samples: samples, base: base, final: final,
+		defs: schedule(&cfg), loadBefore: loadBefore, loadAfter: loadAvg()}
+	rep := evaluate(in)
+	if schedErr != nil {
+		rep.fail("schedule: %v", schedErr)
+	}
+	for _, e := range childErrs {
+		rep.fail("API child: %s", e)
+	}
+	return rep, nil
+}
+
+// goroutineTolerance is how many more goroutines the idle API may have
+// after the run than before it (a JWKS fetch in flight and its connection).
+const goroutineTolerance = 4
+
+// renewEarly is how long before expiry x/oauth2 renews a token.
+const renewEarly = 10 * time.Second
+
+// generate schedules the requests on the clock until end and queues them;
+// a request that finds the queue full is dropped (and reported).
+func generate(cfg *Config, d *driver, start, end time.Time, queue chan<- job, drop func(job)) {
+	attack := cfg.Rate * cfg.AttackShare
+	valid := cfg.Rate - attack
+	iv := func(rate float64) time.Duration {
+		if rate <= 0 {
+			return 0
+		}
+		return time.Duration(float64(time.Second) / rate)
+	}
+	vi, ai, bi := iv(valid), iv(attack), iv(attack*cfg.BurstFactor)
+	stagger := (cfg.TokenLifetime - renewEarly) / time.Duration(cfg.Clients)
+	nextV, nextA, nextB := start, start.Add(ai/2), start
+	var nv, na int
+	push := func(j job) {
+		select {
+		case queue <- j:
+		default:
+			d.dropped.Add(1)
+			drop(j)
+		}
+	}
+	for {
+		now := time.Now()
+		if !now.Before(end) {
+			return
+		}
+		for vi > 0 && !nextV.After(now) && nextV.Before(end) {
+			// Clients join one by one over the first renewal period, so
+			// that their renewals (and the keys their tokens carry) are
+			// spread as in production rather than all at once.
+			active := cfg.Clients
+			if stagger > 0 {
+				active = min(cfg.Clients, 1+int(nextV.Sub(start)/stagger))
+			}
+			push(job{sched: nextV.UnixNano(), kind: kindValid, client: nv % active, grpc: (nv/active)%2 == 1})
+			nv++
+			nextV = nextV.Add(vi)
+		}
+		for ai > 0 && !nextA.After(now) && nextA.Before(end) {
+			push(job{sched: nextA.UnixNano(), kind: kindJunk + uint8(na%5), client: na % cfg.Clients, grpc: (na/5)%2 == 1})
+			na++
+			nextA = nextA.Add(ai)
+		}
+		if d.burst.Load() && bi > 0 {
+			for !nextB.After(now) && nextB.Before(end) {
+				push(job{sched: nextB.UnixNano(), kind: kindUnknownKID, client: na % cfg.Clients, grpc: na%2 == 1})
+				na++
+				nextB = nextB.Add(bi)
+			}
+		} else {
+			nextB = now
+		}
+		wake := nextV
+		if ai > 0 && nextA.Before(wake) {
+			wake = nextA
+		}
+		if d.burst.Load() && nextB.Before(wake) {
+			wake = nextB
+		}
+		if w := time.Until(wake); w > 0 {
+			time.Sleep(min(w, 5*time.Millisecond))
+		}
+	}
+}
+
+// play runs the fault schedule, cycle after cycle, until end.
+func play(cfg *Config, is *issuerLog, d *driver, start, end time.Time, phases *[]phaseRun, logf func(string, ...any)) error {
+	defs := schedule(cfg)
+	t := start
+	for cycle := 0; t.Before(end); cycle++ {
+		for _, p := range defs {
+			if !t.Before(end) {
+				break
+			}
+			pEnd := t.Add(p.dur)
+			if pEnd.After(end) {
+				pEnd = end
+			}
+			run := phaseRun{Name: p.name, Cycle: cycle, Start: time.Now().UnixNano()}
+			logf("cycle %d phase %s (%v): %s", cycle, p.name, p.dur, p.what)
+			d.burst.Store(p.burst)
+			next := 0
+			for {
+				now := time.Now()
+				if err := is.retireDue(now); err != nil {
+					return err
+				}
+				for next < len(p.steps) && !t.Add(p.steps[next].at).After(now) {
+					if err := p.steps[next].do(is, d); err != nil {
+						return err
+					}
+					next++
+				}
+				if !now.Before(pEnd) {
+					break
+				}
+				time.Sleep(min(time.Until(pEnd), 20*time.Millisecond))
+			}
+			d.burst.Store(false)
+			is.clearAll()
+			run.End = time.Now().UnixNano()
+			*phases = append(*phases, run)
+			t = pEnd
+		}
+	}
+	return nil
+}
