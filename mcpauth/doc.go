@@ -3,7 +3,8 @@
 // token verification. It is a nested module, so users of the other adapters
 // never compile the MCP SDK.
 //
-//	v, err := jwtverify.New(jwtverify.Config{Issuers: []jwtverify.IssuerConfig{{ ... }}})
+// With v, the API's *jwtverify.Verifier:
+//
 //	ma, err := mcpauth.New(v, middleware.WithRealm("mcp"),
 //		middleware.WithResourceMetadata(middleware.ResourceMetadata{
 //			Resource:        "https://api.example.com/mcp", // the endpoint clients connect to
