@@ -63,11 +63,11 @@
 //
 // # Cost
 //
-// On a repeated token Handler adds about 1.4 to 1.9 us of CPU and 9
-// allocations to a request, against 0.4 to 0.5 us and 2 for the net/http
-// middleware's Require measured alongside (BenchmarkOverhead, on a shared
-// two-core machine): 4 of the allocations and about 0.55 us are the
-// token's deadline, 3 are the SDK's bearer middleware. The TokenInfo is
+// On a repeated token Handler adds about 1.5 us of CPU and 9 allocations
+// to a request, against about 0.4 us and 2 for the net/http middleware's
+// Require measured alongside (BenchmarkOverhead, on a shared two-core
+// machine): 4 of the allocations and about 0.55 us are the token's
+// deadline, 3 are the SDK's bearer middleware. The TokenInfo is
 // built once per token (a small cache keeps the last 256). An MCP tool call
 // itself costs hundreds of microseconds (BenchmarkToolCall).
 //
