@@ -314,7 +314,7 @@ func TestDecisionRuleAndIssuer(t *testing.T) {
 		get(t, ts, "/", "Bearer "+tok)
 		evs := rec.Take()
 		// The adapter reports the verifier's sub-reason as is.
-		if len(evs) != 1 || evs[0].Rule != ve.Rule || evs[0].Issuer != "test" || evs[0].Reason != jwtverify.ReasonType {
+		if len(evs) != 1 || evs[0].Rule != ve.Rule || evs[0].Issuer != authtest.IssuerName || evs[0].Reason != jwtverify.ReasonType {
 			t.Fatalf("%+v, verifier rule %q", evs, ve.Rule)
 		}
 	})

@@ -104,7 +104,7 @@ m2mauth_authorization_decisions_total{result="unauthenticated",transport="echo"}
 	recs := logs.Take(t)
 	wantRecs := []map[string]any{
 		{"level": "INFO", "msg": authlog.MsgRefused, "transport": "echo", "result": "forbidden", "reason": "insufficient_scope",
-			"issuer": "test", "route": "/orders/:id", "client_id": authtest.ClientID, "missing": []any{"orders.read"}},
+			"issuer": authtest.IssuerName, "route": "/orders/:id", "client_id": authtest.ClientID, "missing": []any{"orders.read"}},
 		{"level": "INFO", "msg": authlog.MsgRefused, "transport": "echo", "result": "unauthenticated", "reason": "malformed",
 			"issuer": jwtverify.NoIssuer, "route": "/orders/:id"},
 		{"level": "INFO", "msg": authlog.MsgRefused, "transport": "echo", "result": "unauthenticated", "reason": authlog.ReasonNoCredentials,
