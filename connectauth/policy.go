@@ -152,20 +152,14 @@ const (
 	actionRequire = rpcpolicy.Require
 )
 
-// policySentinels maps each kind of policy problem to its sentinel.
-var policySentinels = [...]error{
-	rpcpolicy.InvalidPattern:  ErrInvalidPattern,
-	rpcpolicy.DuplicateRule:   ErrDuplicateRule,
-	rpcpolicy.ConflictingRule: ErrConflictingRule,
-	rpcpolicy.InvalidDefault:  ErrInvalidDefault,
-}
-
 func compilePolicy(p Policy) (*compiled, error) {
 	return rpcpolicy.Compile(rpcpolicy.Spec{
 		Require: p.Procedures, RequireField: "Procedures", Public: p.Public, Deny: p.Deny,
 		Default: rpcpolicy.Default(p.Default),
+		Errors: rpcpolicy.Errors{InvalidPattern: ErrInvalidPattern, DuplicateRule: ErrDuplicateRule,
+			ConflictingRule: ErrConflictingRule, InvalidDefault: ErrInvalidDefault},
 	}, func(pr rpcpolicy.Problem) error {
-		return &PolicyError{Pattern: pr.Pattern, Field: pr.Field, Detail: pr.Detail, Err: policySentinels[pr.Kind]}
+		return &PolicyError{Pattern: pr.Pattern, Field: pr.Field, Detail: pr.Detail, Err: pr.Err}
 	})
 }
 

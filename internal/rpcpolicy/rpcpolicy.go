@@ -107,23 +107,20 @@ type Spec struct {
 	RequireField string
 	Public, Deny []string
 	Default      Default
+	// Errors are the sentinels of the Problems Compile reports.
+	Errors Errors
 }
 
-// Kind is the kind of a Problem; the adapters map each to a sentinel error.
-type Kind uint8
+// Errors are an adapter's sentinels, one per kind of problem.
+type Errors struct {
+	InvalidPattern, DuplicateRule, ConflictingRule, InvalidDefault error
+}
 
-// Problem kinds.
-const (
-	InvalidPattern Kind = iota
-	DuplicateRule
-	ConflictingRule
-	InvalidDefault
-)
-
-// Problem is one mistake of a Spec.
+// Problem is one mistake of a Spec; Err is the sentinel of Spec.Errors for
+// its kind.
 type Problem struct {
 	Pattern, Field, Detail string
-	Kind                   Kind
+	Err                    error
 }
 
 // Table is an immutable, validated policy.
@@ -159,8 +156,8 @@ func Compile(s Spec, toErr func(Problem) error) (*Table, error) {
 		Services: make(map[string]*Rule),
 	}
 	var errs []error
-	fail := func(pattern, field string, kind Kind, detail string) {
-		errs = append(errs, toErr(Problem{Pattern: pattern, Field: field, Detail: detail, Kind: kind}))
+	fail := func(pattern, field string, sentinel error, detail string) {
+		errs = append(errs, toErr(Problem{Pattern: pattern, Field: field, Detail: detail, Err: sentinel}))
 	}
 
 	switch s.Default {
@@ -171,7 +168,7 @@ func Compile(s Spec, toErr func(Problem) error) (*Table, error) {
 	case DefaultAllow:
 		t.Default = &Rule{Pattern: "default", Action: Public}
 	default:
-		fail("", "Default", InvalidDefault, "use DefaultDeny, DefaultAuthenticated or DefaultAllow")
+		fail("", "Default", s.Errors.InvalidDefault, "use DefaultDeny, DefaultAuthenticated or DefaultAllow")
 	}
 
 	// field records where each pattern was first seen.
@@ -179,14 +176,14 @@ func Compile(s Spec, toErr func(Problem) error) (*Table, error) {
 	add := func(r *Rule) {
 		pattern, in := r.Pattern, r.Field
 		if detail := CheckPattern(pattern); detail != "" {
-			fail(pattern, in, InvalidPattern, detail)
+			fail(pattern, in, s.Errors.InvalidPattern, detail)
 			return
 		}
 		if prev, ok := field[pattern]; ok {
 			if prev == in {
-				fail(pattern, in, DuplicateRule, "listed twice")
+				fail(pattern, in, s.Errors.DuplicateRule, "listed twice")
 			} else {
-				fail(pattern, prev+"+"+in, ConflictingRule, "a pattern belongs to one list only")
+				fail(pattern, prev+"+"+in, s.Errors.ConflictingRule, "a pattern belongs to one list only")
 			}
 			return
 		}
