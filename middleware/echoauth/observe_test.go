@@ -51,17 +51,7 @@ func TestObserversAddUp(t *testing.T) {
 	e.Use(auth.Authenticate)
 	e.GET("/orders", noContent, auth.Require(jwtverify.RequireAll("orders.read")))
 	ts := authtest.NewServer(t, e)
-	for _, h := range []string{
-		"Bearer " + env.Token(t, map[string]any{"scope": "orders.read"}),
-		"Bearer " + env.Token(t, map[string]any{"scope": "profile"}),
-		"", "Bearer abc", "Bearer",
-	} {
-		get(t, ts, "/orders", h)
-	}
-	ea, eb := a.Take(), b.Take()
-	if len(ea) != 6 || fmt.Sprint(ea) != fmt.Sprint(eb) {
-		t.Fatalf("observer events differ or are missing:\n%v\n%v", ea, eb)
-	}
+	authtest.CheckObserversAddUp(t, env, ts, a, b)
 }
 
 // TestMetricsAndLogsAsTwoObservers: the documented wiring with real
@@ -88,9 +78,9 @@ func TestMetricsAndLogsAsTwoObservers(t *testing.T) {
 	e.GET("/orders/:id", noContent, auth.Require(jwtverify.RequireAll("orders.read")))
 	ts := authtest.NewServer(t, e)
 	none := env.Token(t, map[string]any{"scope": "profile"})
-	get(t, ts, "/orders/SECRET?q=SECRET", "Bearer "+none)
-	get(t, ts, "/orders/SECRET", "Bearer abc")
-	get(t, ts, "/orders/SECRET", "")
+	authtest.Get(t, ts, "/orders/SECRET?q=SECRET", "Bearer "+none)
+	authtest.Get(t, ts, "/orders/SECRET", "Bearer abc")
+	authtest.Get(t, ts, "/orders/SECRET", "")
 	want := `
 # HELP m2mauth_authorization_decisions_total Authorization decisions of the adapters by transport (http, echo, grpc) and result.
 # TYPE m2mauth_authorization_decisions_total counter
@@ -159,7 +149,7 @@ func TestDecisionRoute(t *testing.T) {
 			}
 			api.GET("/orders/:id", noContent, auth.Require(jwtverify.RequireAll("orders.read")))
 			ts := authtest.NewServer(t, e)
-			get(t, ts, tc.target, tc.auth)
+			authtest.Get(t, ts, tc.target, tc.auth)
 			var got []ev
 			for _, e := range rec.Take() {
 				got = append(got, ev{e.Result, e.Route})
