@@ -3,7 +3,6 @@ package echoauth_test
 import (
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -20,23 +19,6 @@ import (
 )
 
 func noContent(c echo.Context) error { return c.NoContent(http.StatusNoContent) }
-
-func get(t *testing.T, ts *httptest.Server, target, auth string) int {
-	t.Helper()
-	req, err := http.NewRequest("GET", ts.URL+target, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	resp, err := ts.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
 
 // TestObserversAddUp: two observers both see every decision, in the same
 // order, on Echo.
