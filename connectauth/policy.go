@@ -140,11 +140,7 @@ func (e *PolicyError) Error() string {
 func (e *PolicyError) Unwrap() error { return e.Err }
 
 // The compiled policy is shared with the other RPC adapter.
-type (
-	compiled = rpcpolicy.Table
-	rule     = rpcpolicy.Rule
-	action   = rpcpolicy.Action
-)
+type compiled = rpcpolicy.Table
 
 const (
 	actionDeny    = rpcpolicy.Deny
@@ -162,6 +158,3 @@ func compilePolicy(p Policy) (*compiled, error) {
 		return &PolicyError{Pattern: pr.Pattern, Field: pr.Field, Detail: pr.Detail, Err: pr.Err}
 	})
 }
-
-// checkPattern returns "" when pattern is valid, else why not.
-func checkPattern(pattern string) string { return rpcpolicy.CheckPattern(pattern) }

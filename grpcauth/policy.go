@@ -142,7 +142,6 @@ func (e *PolicyError) Unwrap() error { return e.Err }
 // The compiled policy is shared with the other RPC adapter.
 type (
 	compiled = rpcpolicy.Table
-	rule     = rpcpolicy.Rule
 	action   = rpcpolicy.Action
 )
 
