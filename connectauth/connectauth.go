@@ -14,6 +14,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 
 	"github.com/m2mauth/m2mauth/authlog"
+	"github.com/m2mauth/m2mauth/internal/rpcpolicy"
 	"github.com/m2mauth/m2mauth/jwtverify"
 	"github.com/m2mauth/m2mauth/middleware"
 )
@@ -146,15 +147,16 @@ func New(v *jwtverify.Verifier, policy Policy, opts ...Option) (*Interceptor, er
 // and reflection patterns are not reported. Call it at start-up.
 func (i *Interceptor) CheckProcedures(procedures ...string) error {
 	var errs []error
-	for _, p := range i.policy.patterns {
-		if p == HealthPattern || p == ReflectionV1Pattern || p == ReflectionV1AlphaPattern {
+	for _, r := range i.policy.Rules {
+		p := r.Pattern
+		if rpcpolicy.IsStandard(p) {
 			continue
 		}
 		svc, wildcard := strings.CutSuffix(p, "*")
 		if !slices.ContainsFunc(procedures, func(proc string) bool {
 			return proc == p || (wildcard && strings.HasPrefix(proc, svc) && !strings.Contains(proc[len(svc):], "/"))
 		}) {
-			errs = append(errs, &PolicyError{Pattern: p, Field: i.policy.field[p], Detail: "matches no registered procedure", Err: ErrUnknownProcedure})
+			errs = append(errs, &PolicyError{Pattern: p, Field: r.Field, Detail: "matches no registered procedure", Err: ErrUnknownProcedure})
 		}
 	}
 	return errors.Join(errs...)
@@ -239,15 +241,15 @@ func (i *Interceptor) expired() *connect.Error {
 // public procedure, ctx with the Principal for an authorized call, or the
 // *connect.Error to return.
 func (i *Interceptor) authorize(ctx context.Context, procedure, method string, header http.Header) (context.Context, *jwtverify.Principal, error) {
-	r := i.policy.match(procedure)
-	if r.action == actionPublic {
+	r := i.policy.Match(procedure)
+	if r.Action == actionPublic {
 		if i.obs != nil {
-			i.obs.ObserveDecision(jwtverify.DecisionEvent{Transport: Transport, Result: jwtverify.DecisionSkipped, Route: r.pattern})
+			i.obs.ObserveDecision(jwtverify.DecisionEvent{Transport: Transport, Result: jwtverify.DecisionSkipped, Route: r.Pattern})
 		}
 		return ctx, nil, nil
 	}
-	req := r.req
-	if r.action == actionDeny {
+	req := r.Req
+	if r.Action == actionDeny {
 		req = i.deny // never satisfied: refused after authentication
 	}
 	// The Authenticator reads the Authorization header values with the

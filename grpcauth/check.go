@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"google.golang.org/grpc"
+
+	"github.com/m2mauth/m2mauth/internal/rpcpolicy"
 )
 
 // ServiceInfoProvider lists the services a server registers. *grpc.Server
@@ -45,7 +47,7 @@ func (p Policy) Check(srv ServiceInfoProvider) (defaulted []string, err error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.check(reg)
+	return checkRegistered(c, reg)
 }
 
 // CheckServer is Policy.Check for the interceptor's policy, and it tells
@@ -63,7 +65,7 @@ func (i *Interceptor) CheckServer(srv ServiceInfoProvider) (defaulted []string, 
 		return nil, err
 	}
 	i.routes.Store(&reg)
-	return i.policy.check(reg)
+	return checkRegistered(i.policy, reg)
 }
 
 // registered returns the full method names srv registers, each mapped to
@@ -85,31 +87,31 @@ func registered(srv ServiceInfoProvider) (map[string]string, error) {
 	return reg, nil
 }
 
-// check returns the registered methods left to the default and an error
+// checkRegistered returns the registered methods left to the default and an error
 // per pattern matching nothing registered.
-func (c *compiled) check(reg map[string]string) ([]string, error) {
+func checkRegistered(c *compiled, reg map[string]string) ([]string, error) {
 	services := map[string]bool{} // "/pkg.Service/"
 	var defaulted []string
 	for full := range reg {
 		services[full[:strings.LastIndexByte(full, '/')+1]] = true
-		if c.match(full) == c.def {
+		if c.Match(full) == c.Default {
 			defaulted = append(defaulted, full)
 		}
 	}
 	slices.Sort(defaulted)
 
 	var errs []error
-	for pattern, r := range c.methods {
+	for pattern, r := range c.Exact {
 		if _, ok := reg[pattern]; !ok {
-			errs = append(errs, &PolicyError{Pattern: pattern, Field: r.field(), Err: ErrUnknownMethod, Detail: "no such method is registered"})
+			errs = append(errs, &PolicyError{Pattern: pattern, Field: r.Field, Err: ErrUnknownMethod, Detail: "no such method is registered"})
 		}
 	}
-	for svc, r := range c.services {
+	for svc, r := range c.Services {
 		pattern := svc + "*"
-		if services[svc] || pattern == HealthPattern || pattern == ReflectionV1Pattern || pattern == ReflectionV1AlphaPattern {
+		if services[svc] || rpcpolicy.IsStandard(pattern) {
 			continue
 		}
-		errs = append(errs, &PolicyError{Pattern: pattern, Field: r.field(), Err: ErrUnknownMethod, Detail: "no such service is registered"})
+		errs = append(errs, &PolicyError{Pattern: pattern, Field: r.Field, Err: ErrUnknownMethod, Detail: "no such service is registered"})
 	}
 	// Map order is random: sort so that errors come out deterministically.
 	slices.SortFunc(errs, func(a, b error) int {

@@ -322,8 +322,8 @@ func (i *Interceptor) Authorize(ctx context.Context, fullMethod string) (context
 // authorize is Authorize, also returning the Principal (nil for a public
 // method); bound false verifies with plain Verify (AuthFunc).
 func (i *Interceptor) authorize(ctx context.Context, fullMethod string, bound bool) (context.Context, *jwtverify.Principal, error) {
-	r := i.policy.match(fullMethod)
-	if r.action == actionPublic {
+	r := i.policy.Match(fullMethod)
+	if r.Action == actionPublic {
 		i.decide(fullMethod, jwtverify.DecisionEvent{Result: jwtverify.DecisionSkipped})
 		return ctx, nil, nil
 	}
@@ -372,15 +372,15 @@ func (i *Interceptor) authorize(ctx context.Context, fullMethod string, bound bo
 		return nil, nil, st.Err()
 	}
 
-	switch r.action {
+	switch r.Action {
 	case actionRequire:
-		if err := r.req.Check(p); err != nil {
+		if err := r.Req.Check(p); err != nil {
 			var required, missing []string
 			var je *jwtverify.Error
 			if errors.As(err, &je) {
 				required, missing = je.Required, je.Missing
 			} else {
-				required = r.req.Scopes()
+				required = r.Req.Scopes()
 			}
 			i.decide(fullMethod, jwtverify.DecisionEvent{
 				Result: jwtverify.DecisionForbidden, Reason: jwtverify.ReasonInsufficientScope,

@@ -2,11 +2,8 @@ package grpcauth
 
 import (
 	"errors"
-	"fmt"
-	"slices"
-	"strconv"
-	"strings"
 
+	"github.com/m2mauth/m2mauth/internal/rpcpolicy"
 	"github.com/m2mauth/m2mauth/jwtverify"
 )
 
@@ -30,15 +27,7 @@ const (
 
 // String returns the name of the rule.
 func (d DefaultRule) String() string {
-	switch d {
-	case DefaultDeny:
-		return "deny"
-	case DefaultAuthenticated:
-		return "authenticated"
-	case DefaultAllow:
-		return "allow"
-	}
-	return "DefaultRule(" + strconv.Itoa(int(d)) + ")"
+	return rpcpolicy.Default(d).String()
 }
 
 // Patterns of the standard services that health checkers and tools call
@@ -46,16 +35,16 @@ func (d DefaultRule) String() string {
 // Policy.ExemptReflection do).
 const (
 	// HealthPattern matches grpc.health.v1.Health (Check, List, Watch).
-	HealthPattern = "/grpc.health.v1.Health/*"
+	HealthPattern = rpcpolicy.HealthPattern
 	// ReflectionV1Pattern matches server reflection v1.
-	ReflectionV1Pattern = "/grpc.reflection.v1.ServerReflection/*"
+	ReflectionV1Pattern = rpcpolicy.ReflectionV1Pattern
 	// ReflectionV1AlphaPattern matches server reflection v1alpha, which
 	// grpcurl and older tools still call.
-	ReflectionV1AlphaPattern = "/grpc.reflection.v1alpha.ServerReflection/*"
+	ReflectionV1AlphaPattern = rpcpolicy.ReflectionV1AlphaPattern
 )
 
 // MaxPatternLength bounds a pattern of a Policy.
-const MaxPatternLength = 512
+const MaxPatternLength = rpcpolicy.MaxPatternLength
 
 // Policy says which requirement each gRPC method has.
 //
@@ -107,13 +96,7 @@ func (p Policy) ExemptReflection() Policy {
 }
 
 func (p Policy) exempt(patterns ...string) Policy {
-	pub := slices.Clone(p.Public)
-	for _, pat := range patterns {
-		if !slices.Contains(pub, pat) {
-			pub = append(pub, pat)
-		}
-	}
-	p.Public = pub
+	p.Public = rpcpolicy.Exempt(p.Public, patterns...)
 	return p
 }
 
@@ -150,196 +133,34 @@ type PolicyError struct {
 
 // Error implements error.
 func (e *PolicyError) Error() string {
-	msg := e.Err.Error()
-	if e.Pattern != "" || e.Field != "" {
-		msg += " " + quoteBounded(e.Pattern) + " in " + e.Field
-	}
-	if e.Detail != "" {
-		msg += ": " + e.Detail
-	}
-	return msg
+	return rpcpolicy.ErrorString(e.Err, e.Pattern, e.Field, e.Detail)
 }
 
 // Unwrap returns the sentinel.
 func (e *PolicyError) Unwrap() error { return e.Err }
 
-func quoteBounded(s string) string {
-	const max = 64
-	if len(s) > max {
-		return strconv.Quote(s[:max]) + "..."
-	}
-	return strconv.Quote(s)
-}
-
-type action uint8
-
-const (
-	actionDeny action = iota
-	actionPublic
-	actionRequire
+// The compiled policy is shared with the other RPC adapter.
+type (
+	compiled = rpcpolicy.Table
+	action   = rpcpolicy.Action
 )
 
-func (a action) String() string {
-	switch a {
-	case actionPublic:
-		return "public"
-	case actionRequire:
-		return "require"
-	}
-	return "deny"
-}
-
-// rule is a compiled entry of a Policy.
-type rule struct {
-	// pattern is the configured pattern, or "default"; safe to log.
-	pattern string
-	action  action
-	req     jwtverify.Requirement
-}
-
-// field is the Policy field the rule came from.
-func (r *rule) field() string {
-	switch r.action {
-	case actionPublic:
-		return "Public"
-	case actionRequire:
-		return "Methods"
-	}
-	return "Deny"
-}
-
-// compiled is an immutable, validated Policy.
-type compiled struct {
-	methods  map[string]*rule // "/pkg.Service/Method"
-	services map[string]*rule // "/pkg.Service/" (the wildcard minus its "*")
-	def      *rule
-}
-
-// match returns the rule for a full method name. It does not allocate.
-func (c *compiled) match(fullMethod string) *rule {
-	if r, ok := c.methods[fullMethod]; ok {
-		return r
-	}
-	if i := strings.LastIndexByte(fullMethod, '/'); i > 0 {
-		if r, ok := c.services[fullMethod[:i+1]]; ok {
-			return r
-		}
-	}
-	return c.def
-}
+const (
+	actionDeny    = rpcpolicy.Deny
+	actionPublic  = rpcpolicy.Public
+	actionRequire = rpcpolicy.Require
+)
 
 func compilePolicy(p Policy) (*compiled, error) {
-	c := &compiled{
-		methods:  make(map[string]*rule, len(p.Methods)+len(p.Public)+len(p.Deny)),
-		services: make(map[string]*rule),
-	}
-	var errs []error
-	fail := func(pattern, field string, sentinel error, detail string) {
-		errs = append(errs, &PolicyError{Pattern: pattern, Field: field, Detail: detail, Err: sentinel})
-	}
-
-	switch p.Default {
-	case DefaultDeny:
-		c.def = &rule{pattern: "default", action: actionDeny}
-	case DefaultAuthenticated:
-		c.def = &rule{pattern: "default", action: actionRequire, req: jwtverify.Authenticated()}
-	case DefaultAllow:
-		c.def = &rule{pattern: "default", action: actionPublic}
-	default:
-		fail("", "Default", ErrInvalidDefault, "use DefaultDeny, DefaultAuthenticated or DefaultAllow")
-	}
-
-	// field records where each pattern was first seen.
-	field := make(map[string]string, len(p.Methods)+len(p.Public)+len(p.Deny))
-	add := func(pattern, in string, r *rule) {
-		if detail := checkPattern(pattern); detail != "" {
-			fail(pattern, in, ErrInvalidPattern, detail)
-			return
-		}
-		if prev, ok := field[pattern]; ok {
-			if prev == in {
-				fail(pattern, in, ErrDuplicateRule, "listed twice")
-			} else {
-				fail(pattern, prev+"+"+in, ErrConflictingRule, "a pattern belongs to one list only")
-			}
-			return
-		}
-		field[pattern] = in
-		if svc, ok := strings.CutSuffix(pattern, "*"); ok {
-			c.services[svc] = r
-		} else {
-			c.methods[pattern] = r
-		}
-	}
-
-	// Map order is random: sort so that errors come out deterministically.
-	keys := make([]string, 0, len(p.Methods))
-	for k := range p.Methods {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		add(k, "Methods", &rule{pattern: k, action: actionRequire, req: p.Methods[k]})
-	}
-	for _, k := range p.Public {
-		add(k, "Public", &rule{pattern: k, action: actionPublic})
-	}
-	for _, k := range p.Deny {
-		add(k, "Deny", &rule{pattern: k, action: actionDeny})
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return c, nil
+	return rpcpolicy.Compile(rpcpolicy.Spec{
+		Require: p.Methods, RequireField: "Methods", Public: p.Public, Deny: p.Deny,
+		Default: rpcpolicy.Default(p.Default),
+		Errors: rpcpolicy.Errors{InvalidPattern: ErrInvalidPattern, DuplicateRule: ErrDuplicateRule,
+			ConflictingRule: ErrConflictingRule, InvalidDefault: ErrInvalidDefault},
+	}, func(pr rpcpolicy.Problem) error {
+		return &PolicyError{Pattern: pr.Pattern, Field: pr.Field, Detail: pr.Detail, Err: pr.Err}
+	})
 }
 
 // checkPattern returns "" when pattern is valid, else why not.
-func checkPattern(pattern string) string {
-	if pattern == "" {
-		return "empty"
-	}
-	if len(pattern) > MaxPatternLength {
-		return fmt.Sprintf("longer than %d bytes", MaxPatternLength)
-	}
-	if pattern[0] != '/' {
-		return `must start with "/"`
-	}
-	svc, method, ok := strings.Cut(pattern[1:], "/")
-	if !ok {
-		return `want "/package.Service/Method" or "/package.Service/*"`
-	}
-	if svc == "" {
-		return "empty service name"
-	}
-	for part := range strings.SplitSeq(svc, ".") {
-		if !isIdent(part) {
-			return "service name is not a dot-separated list of identifiers"
-		}
-	}
-	if method == "*" {
-		return ""
-	}
-	if !isIdent(method) {
-		if strings.Contains(method, "*") {
-			return `"*" only stands for a whole method name`
-		}
-		return "method name is not an identifier"
-	}
-	return ""
-}
-
-func isIdent(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '_', 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
-		case '0' <= c && c <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
+func checkPattern(pattern string) string { return rpcpolicy.CheckPattern(pattern) }

@@ -141,9 +141,9 @@ func TestPolicyMatch(t *testing.T) {
 			{"orders.v1.Orders/Get", "default", defAction},
 		}
 		for _, tt := range tests {
-			r := c.match(tt.method)
-			if r.pattern != tt.wantPattern || r.action != tt.wantAction {
-				t.Errorf("default %v: match(%q) = %q %v, want %q %v", def, tt.method, r.pattern, r.action, tt.wantPattern, tt.wantAction)
+			r := c.Match(tt.method)
+			if r.Pattern != tt.wantPattern || r.Action != tt.wantAction {
+				t.Errorf("default %v: match(%q) = %q %v, want %q %v", def, tt.method, r.Pattern, r.Action, tt.wantPattern, tt.wantAction)
 			}
 		}
 	}
@@ -180,7 +180,7 @@ func TestMatchDoesNotAllocate(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := "/a.B/" + strings.Repeat("C", 3) // not a constant: a real lookup
-	if n := testing.AllocsPerRun(100, func() { _ = c.match(m) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { _ = c.Match(m) }); n != 0 {
 		t.Errorf("match allocates %v times", n)
 	}
 }
@@ -216,8 +216,8 @@ func FuzzPolicyPattern(f *testing.F) {
 		if svc, ok := strings.CutSuffix(pattern, "*"); ok {
 			method = svc + "AnyMethod"
 		}
-		if r := c.match(method); r.pattern != pattern || r.action != actionPublic {
-			t.Fatalf("match(%q) = %q %v", method, r.pattern, r.action)
+		if r := c.Match(method); r.Pattern != pattern || r.Action != actionPublic {
+			t.Fatalf("match(%q) = %q %v", method, r.Pattern, r.Action)
 		}
 	})
 }

@@ -25,32 +25,6 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// serveMux is the harness of authtest for the net/http adapter: a std
-// ServeMux behind mw.Handler.
-func serveMux(t testing.TB, v *jwtverify.Verifier, opts ...middleware.Option) *httptest.Server {
-	t.Helper()
-	mw, err := middleware.New(v, append(authtest.BaseOptions(), opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	whoami := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, _ := jwtverify.FromContext(r.Context())
-		authtest.WhoAmI(w, r, p)
-	})
-	mux := http.NewServeMux()
-	mux.HandleFunc(authtest.PathHealth, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })
-	mux.Handle(authtest.PathWhoAmI, whoami)
-	mux.Handle(authtest.PathOrders, mw.Require(authtest.OrdersRequirement())(whoami))
-	return authtest.NewServer(t, mw.Handler(mux))
-}
-
-// TestSecurityRows runs every H and I row of SECURITY.md (and B13a, C4,
-// C6 where the adapter is involved) against a real server.
-func TestSecurityRows(t *testing.T) {
-	env := authtest.NewEnv(t)
-	authtest.Run(t, env, serveMux)
-}
-
 func TestRoutesServeMux(t *testing.T) {
 	env := authtest.NewEnv(t)
 	mw, err := middleware.New(env.Verifier, middleware.WithRealm(authtest.Realm))
@@ -299,7 +273,7 @@ func TestObserver(t *testing.T) {
 				if ev.Transport != "http" || ev.Result != w.result || ev.Reason != w.reason || ev.ClientID != w.client {
 					t.Fatalf("event %d = %+v, want %+v", i, ev, w)
 				}
-				if ev.Result == jwtverify.DecisionForbidden && (len(ev.Missing) != 1 || ev.Missing[0] != "orders.read" || ev.Issuer != "test") {
+				if ev.Result == jwtverify.DecisionForbidden && (len(ev.Missing) != 1 || ev.Missing[0] != "orders.read" || ev.Issuer != authtest.IssuerName) {
 					t.Fatalf("forbidden event %+v lacks missing/issuer", ev)
 				}
 			}

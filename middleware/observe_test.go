@@ -21,24 +21,6 @@ import (
 
 var okHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 
-// get sends a GET with an optional Authorization header to a real server.
-func get(t *testing.T, ts *httptest.Server, target, auth string) int {
-	t.Helper()
-	req, err := http.NewRequest("GET", ts.URL+target, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	resp, err := ts.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
 // TestObserversAddUp: two observers both see every decision, in the same
 // order, on net/http.
 func TestObserversAddUp(t *testing.T) {
@@ -51,17 +33,7 @@ func TestObserversAddUp(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /orders", mw.Require(jwtverify.RequireAll("orders.read"))(okHandler))
 	ts := authtest.NewServer(t, mw.Handler(mux))
-	for _, auth := range []string{
-		"Bearer " + env.Token(t, map[string]any{"scope": "orders.read"}),
-		"Bearer " + env.Token(t, map[string]any{"scope": "profile"}),
-		"", "Bearer abc", "Bearer",
-	} {
-		get(t, ts, "/orders", auth)
-	}
-	ea, eb := a.Take(), b.Take()
-	if len(ea) != 6 || fmt.Sprint(ea) != fmt.Sprint(eb) {
-		t.Fatalf("observer events differ or are missing:\n%v\n%v", ea, eb)
-	}
+	authtest.CheckObserversAddUp(t, env, ts, a, b)
 }
 
 // TestMetricsAndLogsAsTwoObservers: the documented wiring with real
@@ -85,8 +57,8 @@ func TestMetricsAndLogsAsTwoObservers(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /orders", mw.Require(jwtverify.RequireAll("orders.read"))(okHandler))
 	ts := authtest.NewServer(t, mw.Handler(mux))
-	get(t, ts, "/orders", "Bearer "+env.Token(t, map[string]any{"scope": "profile"}))
-	get(t, ts, "/orders", "Bearer abc")
+	authtest.Get(t, ts, "/orders", "Bearer "+env.Token(t, map[string]any{"scope": "profile"}))
+	authtest.Get(t, ts, "/orders", "Bearer abc")
 	want := `
 # HELP m2mauth_authorization_decisions_total Authorization decisions of the adapters by transport (http, echo, grpc) and result.
 # TYPE m2mauth_authorization_decisions_total counter
@@ -141,7 +113,7 @@ func TestOneRecordPerRefusal(t *testing.T) {
 				mux := http.NewServeMux()
 				mux.Handle("GET /orders", mw.Require(jwtverify.RequireAll("orders.read"))(okHandler))
 				ts := authtest.NewServer(t, mw.Handler(mux))
-				get(t, ts, "/orders?q=SECRET", tc.auth)
+				authtest.Get(t, ts, "/orders?q=SECRET", tc.auth)
 				recs := logs.Take(t)
 				if len(recs) != 1 || recs[0]["msg"] != authlog.MsgRefused || recs[0]["result"] != tc.result ||
 					recs[0]["reason"] != tc.reason || recs[0]["transport"] != "http" {
@@ -196,7 +168,7 @@ func TestDecisionRoute(t *testing.T) {
 			}
 			routes(mux, mw)
 			ts := authtest.NewServer(t, mw.Handler(mux))
-			if code := get(t, ts, tc.target, tc.auth); code != tc.wantCode {
+			if code := authtest.Get(t, ts, tc.target, tc.auth); code != tc.wantCode {
 				t.Fatalf("status %d, want %d", code, tc.wantCode)
 			}
 			var got []ev
@@ -248,7 +220,7 @@ func TestDecisionRouteChi(t *testing.T) {
 		r.With(mw.Require(jwtverify.RequireAll("orders.read"))).Get("/orders/{id}", okHandler)
 	})
 	ts := authtest.NewServer(t, r)
-	if code := get(t, ts, "/api/orders/SECRET?q=SECRET", "Bearer "+env.Token(t, map[string]any{"scope": "x"})); code != 403 {
+	if code := authtest.Get(t, ts, "/api/orders/SECRET?q=SECRET", "Bearer "+env.Token(t, map[string]any{"scope": "x"})); code != 403 {
 		t.Fatalf("status %d", code)
 	}
 	evs := rec.Take()
@@ -268,8 +240,8 @@ func TestDecisionRuleAndIssuer(t *testing.T) {
 			t.Fatal(err)
 		}
 		ts := authtest.NewServer(t, mw.Handler(okHandler))
-		get(t, ts, "/", "")
-		get(t, ts, "/", "Bearer abc")
+		authtest.Get(t, ts, "/", "")
+		authtest.Get(t, ts, "/", "Bearer abc")
 		for _, e := range rec.Take() {
 			if e.Issuer != jwtverify.NoIssuer || e.Rule != "" {
 				t.Fatalf("%+v", e)
@@ -286,7 +258,7 @@ func TestDecisionRuleAndIssuer(t *testing.T) {
 			t.Fatal(err)
 		}
 		ts := authtest.NewServer(t, mw.Handler(okHandler))
-		get(t, ts, "/", "")
+		authtest.Get(t, ts, "/", "")
 		evs := rec.Take()
 		if len(evs) != 1 || evs[0].Rule != "my_rule" || evs[0].Issuer != "test" {
 			t.Fatalf("%+v", evs)
@@ -311,10 +283,10 @@ func TestDecisionRuleAndIssuer(t *testing.T) {
 			t.Fatal(err)
 		}
 		ts := authtest.NewServer(t, mw.Handler(okHandler))
-		get(t, ts, "/", "Bearer "+tok)
+		authtest.Get(t, ts, "/", "Bearer "+tok)
 		evs := rec.Take()
 		// The adapter reports the verifier's sub-reason as is.
-		if len(evs) != 1 || evs[0].Rule != ve.Rule || evs[0].Issuer != "test" || evs[0].Reason != jwtverify.ReasonType {
+		if len(evs) != 1 || evs[0].Rule != ve.Rule || evs[0].Issuer != authtest.IssuerName || evs[0].Reason != jwtverify.ReasonType {
 			t.Fatalf("%+v, verifier rule %q", evs, ve.Rule)
 		}
 	})

@@ -11,37 +11,23 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/m2mauth/m2mauth/examples/internal/apiconfig"
+	"github.com/m2mauth/m2mauth/internal/exampleapi"
 	"github.com/m2mauth/m2mauth/middleware"
 	"github.com/m2mauth/m2mauth/middleware/echoauth"
 )
 
 func main() {
 	cfg, err := apiconfig.Parse("echoapi", os.Args[1:], os.Getenv, "127.0.0.1:8080", os.Stderr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "echoapi:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(ctx, cfg, log, nil); err != nil {
-		log.Error("echoapi stopped", "err", err)
-		os.Exit(1)
-	}
+	exampleapi.Main("echoapi", cfg, err, run)
 }
 
 // run serves the API until ctx is done. ready, when not nil, receives the
@@ -70,27 +56,8 @@ func run(ctx context.Context, cfg *apiconfig.Config, log *slog.Logger, ready cha
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
 	log.Info("echoapi listening", "addr", lis.Addr().String(), "provider", cfg.Provider, "requires", cfg.Requirement().String())
-	if ready != nil {
-		ready <- lis.Addr().String()
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(lis) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return exampleapi.ServeHTTP(ctx, lis, e, ready)
 }
 
 // listOrders answers the verified caller.

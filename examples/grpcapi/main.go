@@ -23,8 +23,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -36,6 +34,7 @@ import (
 
 	"github.com/m2mauth/m2mauth/examples/internal/apiconfig"
 	"github.com/m2mauth/m2mauth/grpcauth"
+	"github.com/m2mauth/m2mauth/internal/exampleapi"
 	"github.com/m2mauth/m2mauth/jwtverify"
 )
 
@@ -81,17 +80,7 @@ func parse(args []string, getenv func(string) string, usage io.Writer) (*config,
 
 func main() {
 	cfg, err := parse(os.Args[1:], os.Getenv, os.Stderr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "grpcapi:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(ctx, cfg, log, nil); err != nil {
-		log.Error("grpcapi stopped", "err", err)
-		os.Exit(1)
-	}
+	exampleapi.Main("grpcapi", cfg, err, run)
 }
 
 // run serves until ctx is done. ready, when not nil, receives the gRPC

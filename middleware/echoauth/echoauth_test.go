@@ -39,31 +39,6 @@ func principal(c echo.Context) *jwtverify.Principal {
 	return p
 }
 
-// serveEcho is the harness of authtest for the Echo adapter: the whole app
-// behind auth.Authenticate.
-func serveEcho(t testing.TB, v *jwtverify.Verifier, opts ...middleware.Option) *httptest.Server {
-	t.Helper()
-	auth, err := echoauth.New(v, append(authtest.BaseOptions(), opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEcho()
-	e.Use(auth.Authenticate)
-	whoami := func(c echo.Context) error {
-		authtest.WhoAmI(c.Response(), c.Request(), principal(c))
-		return nil
-	}
-	e.Any(authtest.PathHealth, func(c echo.Context) error { return c.String(200, "ok") })
-	e.Any(authtest.PathWhoAmI, whoami)
-	e.Any(authtest.PathOrders, whoami, auth.Require(authtest.OrdersRequirement()))
-	return authtest.NewServer(t, e)
-}
-
-func TestSecurityRows(t *testing.T) {
-	env := authtest.NewEnv(t)
-	authtest.Run(t, env, serveEcho)
-}
-
 func echoRoutes(g interface {
 	Add(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
 }, auth *echoauth.Auth) {

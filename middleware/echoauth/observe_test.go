@@ -3,7 +3,6 @@ package echoauth_test
 import (
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -21,23 +20,6 @@ import (
 
 func noContent(c echo.Context) error { return c.NoContent(http.StatusNoContent) }
 
-func get(t *testing.T, ts *httptest.Server, target, auth string) int {
-	t.Helper()
-	req, err := http.NewRequest("GET", ts.URL+target, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	resp, err := ts.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
 // TestObserversAddUp: two observers both see every decision, in the same
 // order, on Echo.
 func TestObserversAddUp(t *testing.T) {
@@ -51,17 +33,7 @@ func TestObserversAddUp(t *testing.T) {
 	e.Use(auth.Authenticate)
 	e.GET("/orders", noContent, auth.Require(jwtverify.RequireAll("orders.read")))
 	ts := authtest.NewServer(t, e)
-	for _, h := range []string{
-		"Bearer " + env.Token(t, map[string]any{"scope": "orders.read"}),
-		"Bearer " + env.Token(t, map[string]any{"scope": "profile"}),
-		"", "Bearer abc", "Bearer",
-	} {
-		get(t, ts, "/orders", h)
-	}
-	ea, eb := a.Take(), b.Take()
-	if len(ea) != 6 || fmt.Sprint(ea) != fmt.Sprint(eb) {
-		t.Fatalf("observer events differ or are missing:\n%v\n%v", ea, eb)
-	}
+	authtest.CheckObserversAddUp(t, env, ts, a, b)
 }
 
 // TestMetricsAndLogsAsTwoObservers: the documented wiring with real
@@ -88,9 +60,9 @@ func TestMetricsAndLogsAsTwoObservers(t *testing.T) {
 	e.GET("/orders/:id", noContent, auth.Require(jwtverify.RequireAll("orders.read")))
 	ts := authtest.NewServer(t, e)
 	none := env.Token(t, map[string]any{"scope": "profile"})
-	get(t, ts, "/orders/SECRET?q=SECRET", "Bearer "+none)
-	get(t, ts, "/orders/SECRET", "Bearer abc")
-	get(t, ts, "/orders/SECRET", "")
+	authtest.Get(t, ts, "/orders/SECRET?q=SECRET", "Bearer "+none)
+	authtest.Get(t, ts, "/orders/SECRET", "Bearer abc")
+	authtest.Get(t, ts, "/orders/SECRET", "")
 	want := `
 # HELP m2mauth_authorization_decisions_total Authorization decisions of the adapters by transport (http, echo, grpc) and result.
 # TYPE m2mauth_authorization_decisions_total counter
@@ -104,7 +76,7 @@ m2mauth_authorization_decisions_total{result="unauthenticated",transport="echo"}
 	recs := logs.Take(t)
 	wantRecs := []map[string]any{
 		{"level": "INFO", "msg": authlog.MsgRefused, "transport": "echo", "result": "forbidden", "reason": "insufficient_scope",
-			"issuer": "test", "route": "/orders/:id", "client_id": authtest.ClientID, "missing": []any{"orders.read"}},
+			"issuer": authtest.IssuerName, "route": "/orders/:id", "client_id": authtest.ClientID, "missing": []any{"orders.read"}},
 		{"level": "INFO", "msg": authlog.MsgRefused, "transport": "echo", "result": "unauthenticated", "reason": "malformed",
 			"issuer": jwtverify.NoIssuer, "route": "/orders/:id"},
 		{"level": "INFO", "msg": authlog.MsgRefused, "transport": "echo", "result": "unauthenticated", "reason": authlog.ReasonNoCredentials,
@@ -159,7 +131,7 @@ func TestDecisionRoute(t *testing.T) {
 			}
 			api.GET("/orders/:id", noContent, auth.Require(jwtverify.RequireAll("orders.read")))
 			ts := authtest.NewServer(t, e)
-			get(t, ts, tc.target, tc.auth)
+			authtest.Get(t, ts, tc.target, tc.auth)
 			var got []ev
 			for _, e := range rec.Take() {
 				got = append(got, ev{e.Result, e.Route})

@@ -17,12 +17,14 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/m2mauth/m2mauth/examples/internal/apiconfig"
+	"github.com/m2mauth/m2mauth/internal/exampleapi"
+	"github.com/m2mauth/m2mauth/internal/exampletest"
 	"github.com/m2mauth/m2mauth/oauthtest"
 )
 
 // Run is an example program's entry point: it serves until ctx ends and
 // sends its address on ready once listening.
-type Run func(ctx context.Context, cfg *apiconfig.Config, log *slog.Logger, ready chan<- string) error
+type Run = exampleapi.Run[*apiconfig.Config]
 
 // RunHTTPProgram runs an example HTTP program (its run function), configured
 // as from a shell, against an in-process issuer: a client with the scope is
@@ -49,15 +51,7 @@ func RunHTTPProgram(t *testing.T, program, transport, route string, run Run) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var logs strings.Builder
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)), ready) }()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	}
+	addr, stop := exampletest.Start(ctx, t, cfg, slog.New(slog.NewTextHandler(&logs, nil)), run)
 
 	base := &http.Transport{}
 	defer base.CloseIdleConnections()
@@ -96,10 +90,7 @@ func RunHTTPProgram(t *testing.T, program, transport, route string, run Run) {
 		t.Errorf("metrics lack the forbidden decision:\n%s", b)
 	}
 
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("run: %v", err)
-	}
+	stop()
 	out := logs.String()
 	if n := strings.Count(out, `msg="m2mauth: request refused"`); n != 2 {
 		t.Errorf("%d refusal records, want 2 (403 and 401):\n%s", n, out)

@@ -10,88 +10,33 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"strings"
-	"syscall"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/m2mauth/m2mauth/authlog"
 	"github.com/m2mauth/m2mauth/ginauth"
-	"github.com/m2mauth/m2mauth/jwkscache"
+	"github.com/m2mauth/m2mauth/internal/exampleapi"
 	"github.com/m2mauth/m2mauth/jwtverify"
 	"github.com/m2mauth/m2mauth/middleware"
 )
 
-type config struct {
-	addr, issuer, audience, scope string
-	clients                       []string
-}
-
-func parse(args []string, out io.Writer) (config, error) {
-	var c config
-	var clients string
-	fs := flag.NewFlagSet("ginapi", flag.ContinueOnError)
-	fs.SetOutput(out)
-	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address")
-	fs.StringVar(&c.issuer, "issuer", "", "issuer URL (required)")
-	fs.StringVar(&c.audience, "audience", "", "audience of this API (required)")
-	fs.StringVar(&clients, "clients", "", "allowed client IDs, comma separated (required)")
-	fs.StringVar(&c.scope, "scope", "orders.read", "permission GET /orders requires")
-	if err := fs.Parse(args); err != nil {
-		return c, err
-	}
-	for id := range strings.SplitSeq(clients, ",") {
-		if id = strings.TrimSpace(id); id != "" {
-			c.clients = append(c.clients, id)
-		}
-	}
-	if c.issuer == "" || c.audience == "" || len(c.clients) == 0 {
-		return c, errors.New("-issuer, -audience and -clients are required")
-	}
-	return c, nil
-}
-
 func main() {
-	cfg, err := parse(os.Args[1:], os.Stderr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "ginapi:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(ctx, cfg, log, nil); err != nil {
-		log.Error("ginapi stopped", "err", err)
-		os.Exit(1)
-	}
+	cfg, err := exampleapi.ParseBasic("ginapi", os.Args[1:], os.Stderr)
+	exampleapi.Main("ginapi", cfg, err, run)
 }
 
 // run serves the API until ctx is done. ready, when not nil, receives the
 // listen address once the API accepts requests.
-func run(ctx context.Context, cfg config, log *slog.Logger, ready chan<- string) error {
-	keys, err := jwkscache.New(ctx, jwkscache.Config{Name: "idp", Issuer: cfg.issuer})
+func run(ctx context.Context, cfg exampleapi.Basic, log *slog.Logger, ready chan<- string) error {
+	v, stopKeys, err := cfg.Verifier(ctx)
 	if err != nil {
 		return err
 	}
-	defer keys.Close()
-	v, err := jwtverify.New(jwtverify.Config{Issuers: []jwtverify.IssuerConfig{{
-		Name: "idp", Issuer: cfg.issuer, Keys: keys,
-		Audiences: []string{cfg.audience}, ClientIDs: cfg.clients,
-		Algorithms: []string{"RS256", "ES256", "PS256"},
-	}}})
-	if err != nil {
-		return err
-	}
+	defer stopKeys()
 	// Refusals are logged with their precise reason, never the token.
 	auth, err := ginauth.New(v, middleware.WithObserver(authlog.New(log, authlog.Options{})))
 	if err != nil {
@@ -101,33 +46,14 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ready chan<- string)
 	e := gin.New()
 	e.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
 	api := e.Group("", auth.Authenticate) // every route below needs a valid token
-	api.GET("/orders", auth.Require(jwtverify.RequireAll(cfg.scope)), listOrders)
+	api.GET("/orders", auth.Require(jwtverify.RequireAll(cfg.Scope)), listOrders)
 
-	lis, err := net.Listen("tcp", cfg.addr)
+	lis, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
-	log.Info("ginapi listening", "addr", lis.Addr().String(), "requires", cfg.scope)
-	if ready != nil {
-		ready <- lis.Addr().String()
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(lis) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	log.Info("ginapi listening", "addr", lis.Addr().String(), "requires", cfg.Scope)
+	return exampleapi.ServeHTTP(ctx, lis, e, ready)
 }
 
 // listOrders answers the verified caller.

@@ -8,30 +8,11 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/m2mauth/m2mauth/jwtverify"
+	"github.com/m2mauth/m2mauth/adaptertest"
 )
 
-// Recorder is a DecisionObserver keeping every event.
-type Recorder struct {
-	mu  sync.Mutex
-	evs []jwtverify.DecisionEvent
-}
-
-// ObserveDecision records ev.
-func (r *Recorder) ObserveDecision(ev jwtverify.DecisionEvent) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.evs = append(r.evs, ev)
-}
-
-// Take returns the events recorded since the last Take.
-func (r *Recorder) Take() []jwtverify.DecisionEvent {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	evs := r.evs
-	r.evs = nil
-	return evs
-}
+// Recorder is a DecisionObserver keeping every event (adaptertest.Recorder).
+type Recorder = adaptertest.Recorder
 
 // Logs collects the JSON records of a slog.Logger. Safe for concurrent use.
 type Logs struct {

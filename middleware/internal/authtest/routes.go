@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -128,4 +129,14 @@ func RunRoutes(t *testing.T, env *Env, ts *httptest.Server, prefix string) {
 			}
 		})
 	}
+}
+
+// param returns the value of a quoted parameter of a challenge.
+func param(ch, name string) string {
+	re := regexp.MustCompile(`[ ,]` + regexp.QuoteMeta(name) + `="((?:[^"\\]|\\.)*)"`)
+	m := re.FindStringSubmatch(ch)
+	if m == nil {
+		return ""
+	}
+	return m[1]
 }
