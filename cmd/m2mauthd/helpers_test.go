@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/m2mauth/m2mauth/oauthtest"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 )
 
@@ -183,4 +184,9 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+func counterValue(t testing.TB, e *Engine, result string) float64 {
+	t.Helper()
+	return testutil.ToFloat64(e.reloads.WithLabelValues(result))
 }
