@@ -159,6 +159,7 @@ func TestForwardAuthRefusesMissingOrRepeatedAttributes(t *testing.T) {
 		"two methods":     {"X-Forwarded-Method": {"GET", "POST"}, "X-Forwarded-Uri": {"/orders/1"}, "X-Forwarded-Host": {"a"}},
 		"absolute uri":    {"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"http://x/orders/1"}, "X-Forwarded-Host": {"a"}},
 		"odd scheme":      {"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"/orders/1"}, "X-Forwarded-Host": {"a"}, "X-Forwarded-Proto": {"gopher"}},
+		"families disagree": {"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"/orders/1"}, "X-Original-Uri": {"/admin/1"}, "X-Forwarded-Host": {"a"}},
 		"uri not a path?": {"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"orders/1"}, "X-Forwarded-Host": {"a"}},
 	} {
 		t.Run(name, func(t *testing.T) {

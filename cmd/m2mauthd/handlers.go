@@ -23,18 +23,23 @@ const ForwardAuthPath = "/auth"
 // sends the original method, path (after this prefix), Host and headers.
 const EnvoyHTTPPrefix = "/envoy"
 
-// forwardedValue returns the single value of the first of names present;
-// "" when absent, and "" (refused later) when a header is repeated.
+// forwardedValue returns the single value of the first of names present:
+// "" when none is, or when one is repeated or two disagree (refused later:
+// a client must not get to describe the request in a header the proxy
+// left alone).
 func forwardedValue(h http.Header, names ...string) string {
+	val, seen := "", false
 	for _, n := range names {
-		if v, ok := h[n]; ok {
-			if len(v) != 1 {
-				return ""
-			}
-			return v[0]
+		v, ok := h[n]
+		if !ok {
+			continue
 		}
+		if len(v) != 1 || seen && v[0] != val {
+			return ""
+		}
+		val, seen = v[0], true
 	}
-	return ""
+	return val
 }
 
 // ForwardAuth answers the forward-auth protocol. The original request comes
