@@ -153,14 +153,14 @@ func TestForwardAuthRefusesMissingOrRepeatedAttributes(t *testing.T) {
 	d := startDaemon(t, policyDoc(issuerBlock("main", is)), 0)
 	tok := is.MintT(t, oauthtest.WithClient("reader"))
 	for name, hdr := range map[string]http.Header{
-		"no method":       {"X-Forwarded-Uri": {"/orders/1"}, "X-Forwarded-Host": {"a"}},
-		"no uri":          {"X-Forwarded-Method": {"GET"}, "X-Forwarded-Host": {"a"}},
-		"no host":         {"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"/orders/1"}},
-		"two methods":     {"X-Forwarded-Method": {"GET", "POST"}, "X-Forwarded-Uri": {"/orders/1"}, "X-Forwarded-Host": {"a"}},
-		"absolute uri":    {"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"http://x/orders/1"}, "X-Forwarded-Host": {"a"}},
-		"odd scheme":      {"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"/orders/1"}, "X-Forwarded-Host": {"a"}, "X-Forwarded-Proto": {"gopher"}},
+		"no method":         {"X-Forwarded-Uri": {"/orders/1"}, "X-Forwarded-Host": {"a"}},
+		"no uri":            {"X-Forwarded-Method": {"GET"}, "X-Forwarded-Host": {"a"}},
+		"no host":           {"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"/orders/1"}},
+		"two methods":       {"X-Forwarded-Method": {"GET", "POST"}, "X-Forwarded-Uri": {"/orders/1"}, "X-Forwarded-Host": {"a"}},
+		"absolute uri":      {"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"http://x/orders/1"}, "X-Forwarded-Host": {"a"}},
+		"odd scheme":        {"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"/orders/1"}, "X-Forwarded-Host": {"a"}, "X-Forwarded-Proto": {"gopher"}},
 		"families disagree": {"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"/orders/1"}, "X-Original-Uri": {"/admin/1"}, "X-Forwarded-Host": {"a"}},
-		"uri not a path?": {"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"orders/1"}, "X-Forwarded-Host": {"a"}},
+		"uri not a path?":   {"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"orders/1"}, "X-Forwarded-Host": {"a"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			req, _ := http.NewRequest("GET", "http://"+d.httpAddr+ForwardAuthPath, nil)
