@@ -87,8 +87,9 @@ func startNginx(t *testing.T, authz, upstream string) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		cancel()
 		<-exited
@@ -105,8 +106,8 @@ func startNginx(t *testing.T, authz, upstream string) string {
 			return listen
 		}
 		select {
-		case err := <-exited:
-			t.Fatalf("nginx exited: %v\n%s", err, logs.String())
+		case <-exited:
+			t.Fatalf("nginx exited: %v\n%s", waitErr, logs.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -140,7 +141,7 @@ func viaProxy(t *testing.T, addr, method, path, token string, extra map[string]s
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode == 200 {
 		if err := json.Unmarshal(body, &e.seen); err != nil {
-			t.Fatalf("upstream answer %q: %v", body, err)
+			t.Fatalf("upstream answer %q (%v): %v", body, resp.Header, err)
 		}
 	}
 	return e
