@@ -103,7 +103,7 @@ func (s *syncBuffer) String() string {
 
 // startDaemon runs m2mauthd on loopback with the policy doc; poll > 0
 // turns the file watcher on.
-func startDaemon(t testing.TB, doc string, poll time.Duration) *daemon {
+func startDaemon(t testing.TB, doc string, poll time.Duration, opts ...func(*config)) *daemon {
 	t.Helper()
 	dir := t.TempDir()
 	d := &daemon{policy: filepath.Join(dir, "policy.yaml"), hup: make(chan os.Signal, 1), reloads: make(chan error, 16), logs: &syncBuffer{}}
@@ -119,6 +119,9 @@ func startDaemon(t testing.TB, doc string, poll time.Duration) *daemon {
 			close(started)
 		},
 		reloaded: func(err error) { d.reloads <- err },
+	}
+	for _, o := range opts {
+		o(&c)
 	}
 	go func() { done <- run(ctx, c) }()
 	select {
