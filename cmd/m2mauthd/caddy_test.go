@@ -129,6 +129,11 @@ func TestCaddyEndToEnd(t *testing.T) {
 	if got := viaProxy(t, proxy, "POST", "/orders/", reader, map[string]string{"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/orders/1"}); got.status != 403 {
 		t.Fatalf("a client described the request to the authorizer: %d", got.status)
 	}
+	// Caddy passes X-Original-* through untouched: disagreeing with Caddy's
+	// own X-Forwarded-* it is refused, never believed.
+	if got := viaProxy(t, proxy, "POST", "/orders/", reader, map[string]string{"X-Original-Method": "GET", "X-Original-URI": "/orders/1"}); got.status != 400 {
+		t.Fatalf("X-Original-* from a client behind Caddy: %d, want 400", got.status)
+	}
 
 	if got := viaProxy(t, proxy, "GET", "/orders/1", down.MintT(t, oauthtest.WithClient("reader")), nil); got.status != 503 || got.header.Get("Retry-After") == "" {
 		t.Fatalf("issuer down: %d Retry-After %q", got.status, got.header.Get("Retry-After"))
