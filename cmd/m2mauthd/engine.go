@@ -143,13 +143,19 @@ func (e *Engine) build(p *parsedPolicy, old *snapshot) (*snapshot, error) {
 // Reload validates file and, when it differs from the running policy,
 // builds and swaps it in. A failure keeps the running policy.
 func (e *Engine) Reload(file string) error {
+	_, err := e.reload(file)
+	return err
+}
+
+// reload is Reload reporting whether a new policy was swapped in.
+func (e *Engine) reload(file string) (bool, error) {
 	e.reloadMu.Lock()
 	defer e.reloadMu.Unlock()
 	old := e.cur.Load()
 	p, err := loadPolicyFile(file)
 	if err == nil && bytes.Equal(p.raw, old.parsed.raw) {
 		e.reloads.WithLabelValues("unchanged").Inc()
-		return nil
+		return false, nil
 	}
 	var s *snapshot
 	if err == nil {
@@ -158,14 +164,14 @@ func (e *Engine) Reload(file string) error {
 	if err != nil {
 		e.reloads.WithLabelValues("error").Inc()
 		e.logger.Error("m2mauthd: policy reload refused, the last good policy stays", "error", err.Error())
-		return err
+		return false, err
 	}
 	e.cur.Store(s)
 	e.reloads.WithLabelValues("ok").Inc()
 	e.logger.Info("m2mauthd: policy reloaded", "issuers", len(p.issuers), "routes", len(p.routes))
 	e.retiring.Add(1)
 	go e.retire(old, s)
-	return nil
+	return true, nil
 }
 
 // retire waits for the checks running on old, then closes the key caches

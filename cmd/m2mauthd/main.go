@@ -80,7 +80,8 @@ type config struct {
 	hup                        <-chan os.Signal
 	// started, when set, receives the listeners' addresses (tests).
 	started func(httpAddr, grpcAddr net.Addr, e *Engine)
-	// reloaded, when set, is called after each reload attempt (tests).
+	// reloaded, when set, is called after each SIGHUP and after each change
+	// of the file that swapped the policy in or was refused (tests).
 	reloaded func(error)
 	// drain bounds the graceful shutdown. Default 10 s.
 	drain time.Duration
@@ -97,6 +98,9 @@ func run(ctx context.Context, c config) error {
 	}
 	ctx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
+	// The file's state before it is read: a change made while starting is
+	// then seen by the watcher.
+	state := fileState(c.policy)
 	p, err := loadPolicyFile(c.policy)
 	if err != nil {
 		return err
@@ -189,7 +193,7 @@ func run(ctx context.Context, c config) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		c.watch(ctx, e)
+		c.watch(ctx, e, state)
 	}()
 	c.logger.Info("m2mauthd: serving", "http", hl.Addr().String(), "grpc", c.grpcAddr, "policy", c.policy)
 
@@ -220,19 +224,12 @@ func run(ctx context.Context, c config) error {
 // identity (inode, size, modification time) changes: editors rename over the
 // file and Kubernetes swaps a symlink in the directory, so the directory is
 // watched too, by polling (no inotify dependency).
-func (c config) watch(ctx context.Context, e *Engine) {
+func (c config) watch(ctx context.Context, e *Engine, last string) {
 	var tick <-chan time.Time
 	if c.poll > 0 {
 		t := time.NewTicker(c.poll)
 		defer t.Stop()
 		tick = t.C
-	}
-	last := fileState(c.policy)
-	reload := func() {
-		err := e.Reload(c.policy)
-		if c.reloaded != nil {
-			c.reloaded(err)
-		}
 	}
 	for {
 		select {
@@ -240,11 +237,20 @@ func (c config) watch(ctx context.Context, e *Engine) {
 			return
 		case <-c.hup:
 			last = fileState(c.policy)
-			reload()
+			_, err := e.reload(c.policy)
+			if c.reloaded != nil {
+				c.reloaded(err)
+			}
 		case <-tick:
 			if s := fileState(c.policy); s != last {
 				last = s
-				reload()
+				// Intermediate states (an editor's temporary file in the
+				// directory) often leave the bytes unchanged: only a swap
+				// or a refusal is reported.
+				changed, err := e.reload(c.policy)
+				if c.reloaded != nil && (changed || err != nil) {
+					c.reloaded(err)
+				}
 			}
 		}
 	}

@@ -55,7 +55,7 @@ func TestReloadOnSymlinkSwap(t *testing.T) {
 	d := startDaemon(t, doc, 10e6)
 	dir := filepath.Dir(d.policy)
 	// Turn policy.yaml into ..data/policy.yaml through a symlink.
-	for i, content := range []string{doc, strings.Replace(doc, "all_scopes: [orders.write]", "all_scopes: [orders.read]", 1)} {
+	for i, content := range []string{doc + "# v0\n", strings.Replace(doc, "all_scopes: [orders.write]", "all_scopes: [orders.read]", 1)} {
 		data := filepath.Join(dir, "..v"+string(rune('0'+i)))
 		if err := os.Mkdir(data, 0o700); err != nil {
 			t.Fatal(err)
