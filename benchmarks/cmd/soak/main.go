@@ -1,6 +1,9 @@
 // Command soak runs m2mauth's reliability soak (issue 22): steady open-loop
 // load from OAuth clients and attackers against an API child process
-// (net/http and gRPC) while an in-process issuer plays a fault schedule on
+// (net/http and gRPC, in plain text and over TLS asking for client
+// certificates; some clients call with certificate-bound tokens from the
+// issuer's mutual TLS token endpoint, attackers replay them without the
+// certificate or with another one) while an in-process issuer plays a fault schedule on
 // a compressed clock, and checks every answer against a ground truth.
 //
 //	go run ./cmd/soak                                     # CI: one cycle of the schedule (about 2 minutes)
@@ -33,6 +36,7 @@ func main() {
 		rate     = flag.Float64("rate", d.Rate, "total requests per second, clients and attackers, scheduled on a clock")
 		attack   = flag.Float64("attack-share", d.AttackShare, "attackers' share of the rate")
 		clients  = flag.Int("clients", d.Clients, "OAuth clients")
+		bound    = flag.Int("bound-clients", 0, "of the clients, how many get certificate-bound tokens over mutual TLS (default: a quarter, at least one)")
 		lifetime = flag.Duration("token-lifetime", d.TokenLifetime, "issued tokens' lifetime (x/oauth2 renews 10s early)")
 		jsonOut  = flag.String("json", "", "write the JSON report to this file")
 		mdOut    = flag.String("md", "", "write the Markdown section into this file (between its markers, or appended)")
@@ -51,7 +55,7 @@ func main() {
 		}
 	} else {
 		var err error
-		rep, err = soak.Run(soak.Config{Duration: *duration, Rate: *rate, AttackShare: *attack, Clients: *clients, TokenLifetime: *lifetime})
+		rep, err = soak.Run(soak.Config{Duration: *duration, Rate: *rate, AttackShare: *attack, Clients: *clients, BoundClients: *bound, TokenLifetime: *lifetime})
 		if err != nil {
 			log.Fatal(err)
 		}

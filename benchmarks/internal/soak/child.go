@@ -3,6 +3,7 @@ package soak
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,12 +19,15 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/m2mauth/m2mauth/binding"
 	"github.com/m2mauth/m2mauth/grpcauth"
 	"github.com/m2mauth/m2mauth/jwkscache"
 	"github.com/m2mauth/m2mauth/jwtverify"
 	"github.com/m2mauth/m2mauth/middleware"
+	"github.com/m2mauth/m2mauth/oauthtest"
 )
 
 // ChildArg, as the first argument of a binary that calls ChildMain, makes
@@ -82,12 +86,18 @@ var apiDesc = grpc.ServiceDesc{
 
 // event is one line the child writes on its standard output.
 type event struct {
-	Type   string       `json:"type"` // "ready", "fetch", "sample", "error"
-	HTTP   string       `json:"http,omitempty"`
-	GRPC   string       `json:"grpc,omitempty"`
-	Fetch  *FetchRecord `json:"fetch,omitempty"`
-	Sample *Sample      `json:"sample,omitempty"`
-	Msg    string       `json:"msg,omitempty"`
+	Type string `json:"type"` // "ready", "fetch", "sample", "error"
+	HTTP string `json:"http,omitempty"`
+	GRPC string `json:"grpc,omitempty"`
+	// HTTPS and GRPCS serve the same routes over TLS asking for client
+	// certificates (tls.RequestClientCert), for certificate-bound tokens;
+	// TLSCert is their server certificate (DER), the root to trust.
+	HTTPS   string       `json:"https,omitempty"`
+	GRPCS   string       `json:"grpcs,omitempty"`
+	TLSCert []byte       `json:"tls_cert,omitempty"`
+	Fetch   *FetchRecord `json:"fetch,omitempty"`
+	Sample  *Sample      `json:"sample,omitempty"`
+	Msg     string       `json:"msg,omitempty"`
 }
 
 // FetchRecord is one JWKS fetch of the API, from its jwkscache observer.
@@ -124,7 +134,9 @@ type Sample struct {
 }
 
 // ChildMain runs the protected API: it reads its configuration from
-// args[2], serves net/http and gRPC on 127.0.0.1, writes events (one JSON
+// args[2], serves net/http and gRPC on 127.0.0.1, in plain text and over
+// TLS asking for client certificates (the issuer's tokens may be
+// certificate-bound: binding.Optional), writes events (one JSON
 // object per line) on stdout and obeys commands on stdin ("gc": collect
 // garbage and sample; end of input: shut down). It returns the exit code.
 func ChildMain(args []string) int {
@@ -232,6 +244,9 @@ func runChild(cfg childConfig, stdin io.Reader, out *emitter) error {
 			ClientIDs:  cfg.Clients,
 			Algorithms: []string{cfg.Alg},
 			Leeway:     cfg.Leeway,
+			// Bearer tokens stay accepted; a certificate-bound token only
+			// with its certificate on a TLS connection.
+			Binding: binding.Config{Policy: binding.Optional, Methods: binding.Certificate},
 		}},
 		Cache: jwtverify.CacheConfig{MaxEntries: cfg.CacheMaxEntries, MaxBytes: cfg.CacheMaxBytes},
 	})
@@ -255,6 +270,11 @@ func runChild(cfg childConfig, stdin io.Reader, out *emitter) error {
 	}
 	hsrv := &http.Server{Handler: mw.Handler(mux), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
 	go func() { _ = hsrv.Serve(hln) }()
+	// The same handler over TLS (HTTP/2 and HTTP/1.1), asking for client
+	// certificates without verifying them: the issuer vouched for the
+	// certificate a token is bound to.
+	tsrv := oauthtest.NewMTLSServer(mw.Handler(mux))
+	defer tsrv.Close()
 
 	// gRPC
 	auth, err := grpcauth.New(v, grpcauth.Policy{Methods: map[string]jwtverify.Requirement{grpcMethod: req}})
@@ -268,6 +288,14 @@ func runChild(cfg childConfig, stdin io.Reader, out *emitter) error {
 	gsrv := grpc.NewServer(grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor()))
 	gsrv.RegisterService(&apiDesc, nil)
 	go func() { _ = gsrv.Serve(gln) }()
+	tgln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	tgsrv := grpc.NewServer(grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor()),
+		grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: tsrv.TLS.Certificates, ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12})))
+	tgsrv.RegisterService(&apiDesc, nil)
+	go func() { _ = tgsrv.Serve(tgln) }()
 
 	sample := func(gc bool) {
 		if gc {
@@ -296,7 +324,8 @@ func runChild(cfg childConfig, stdin io.Reader, out *emitter) error {
 			cmds <- strings.TrimSpace(sc.Text())
 		}
 	}()
-	out.emit(event{Type: "ready", HTTP: hln.Addr().String(), GRPC: gln.Addr().String()})
+	out.emit(event{Type: "ready", HTTP: hln.Addr().String(), GRPC: gln.Addr().String(),
+		HTTPS: tsrv.Listener.Addr().String(), GRPCS: tgln.Addr().String(), TLSCert: tsrv.Certificate().Raw})
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 loop:
@@ -316,13 +345,15 @@ loop:
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer scancel()
 	_ = hsrv.Shutdown(sctx)
-	stopped := make(chan struct{})
-	go func() { gsrv.GracefulStop(); close(stopped) }()
-	select {
-	case <-stopped:
-	case <-sctx.Done():
-		gsrv.Stop()
-		<-stopped
+	for _, g := range []*grpc.Server{gsrv, tgsrv} {
+		stopped := make(chan struct{})
+		go func() { g.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-sctx.Done():
+			g.Stop()
+			<-stopped
+		}
 	}
 	return nil
 }

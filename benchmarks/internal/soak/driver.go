@@ -35,10 +35,29 @@ const (
 	kindExpired
 	kindOtherAudience
 	kindUnknownKID
+	// A certificate-bound token stolen from a bound client and replayed
+	// without TLS, over TLS without a client certificate, and over TLS
+	// with the attacker's own certificate.
+	kindStolenPlain
+	kindStolenNoCert
+	kindStolenOtherCert
+	// kindBound is a bound client's valid certificate-bound token, sent
+	// over TLS with its certificate.
+	kindBound
 	numKinds
 )
 
-var kindNames = [numKinds]string{"valid", "junk", "forged", "expired", "other-audience", "unknown-kid"}
+// numAttacks is how many attack kinds follow kindJunk.
+const numAttacks = int(kindStolenOtherCert-kindJunk) + 1
+
+var kindNames = [numKinds]string{"valid", "junk", "forged", "expired", "other-audience", "unknown-kid",
+	"stolen-bound-plain", "stolen-bound-no-cert", "stolen-bound-other-cert", "bound-valid"}
+
+// isValid reports whether kind carries a client's own valid token.
+func isValid(kind uint8) bool { return kind == kindValid || kind == kindBound }
+
+// isBoundToken reports whether kind carries a certificate-bound token.
+func isBoundToken(kind uint8) bool { return kind >= kindStolenPlain && kind <= kindBound }
 
 // Outcomes of one request.
 const (
@@ -83,6 +102,18 @@ type driver struct {
 	httpc     *http.Client
 	httpURL   string
 	conn      *grpc.ClientConn
+
+	// Certificate-bound clients: certs[i] is client i's certificate (nil
+	// for a bearer client); tlsHTTP[i] and tlsConn[i] call the API's TLS
+	// routes presenting it. boundIdx lists the bound clients.
+	certs    []*oauthtest.ClientCert
+	boundIdx []int
+	tlsHTTP  []*http.Client
+	tlsConn  []*grpc.ClientConn
+	httpsURL string
+	// The attackers' TLS clients: without a certificate, with their own.
+	noCertHTTP, otherHTTP *http.Client
+	noCertConn, otherConn *grpc.ClientConn
 
 	kidMu sync.Mutex
 	kids  []string
@@ -181,11 +212,22 @@ func (d *driver) attackToken(kind uint8, client string) (string, error) {
 	return "", fmt.Errorf("soak: unknown kind %d", kind)
 }
 
+// stolenToken returns a bound client's current token, as a thief would
+// replay it; when the client has none (token endpoint down), one the
+// issuer binds to the client's certificate.
+func (d *driver) stolenToken(n int, clientIDs []string) (string, error) {
+	victim := d.boundIdx[n%len(d.boundIdx)]
+	if t, err := d.clients[victim].Load().Token(); err == nil {
+		return t.AccessToken, nil
+	}
+	return d.iss.Mint(oauthtest.WithClient(clientIDs[victim]), oauthtest.WithCertificateBinding(d.certs[victim].Certificate))
+}
+
 // do performs one job and returns its record.
 func (d *driver) do(ctx context.Context, j job, clientIDs []string) record {
 	rec := record{sched: j.sched, kind: j.kind, grpc: j.grpc, kid: -1}
 	var tok string
-	if j.kind == kindValid {
+	if isValid(j.kind) {
 		t, err := d.clients[j.client].Load().Token()
 		if err != nil {
 			rec.start = time.Now().UnixNano()
@@ -202,29 +244,45 @@ func (d *driver) do(ctx context.Context, j job, clientIDs []string) record {
 		tok, rec.kid, rec.exp = t.AccessToken, ti.kid, ti.exp
 	} else {
 		var err error
-		if tok, err = d.attackToken(j.kind, clientIDs[j.client]); err != nil {
+		if isBoundToken(j.kind) {
+			tok, err = d.stolenToken(j.client, clientIDs)
+		} else {
+			tok, err = d.attackToken(j.kind, clientIDs[j.client])
+		}
+		if err != nil {
 			rec.start = time.Now().UnixNano()
 			rec.end, rec.outcome = rec.start, outError
 			return rec
 		}
 	}
+	// The route: plain, or TLS presenting the client's certificate, none,
+	// or the attacker's.
+	hc, url, conn := d.httpc, d.httpURL, d.conn
+	switch j.kind {
+	case kindBound:
+		hc, url, conn = d.tlsHTTP[j.client], d.httpsURL, d.tlsConn[j.client]
+	case kindStolenNoCert:
+		hc, url, conn = d.noCertHTTP, d.httpsURL, d.noCertConn
+	case kindStolenOtherCert:
+		hc, url, conn = d.otherHTTP, d.httpsURL, d.otherConn
+	}
 	rec.start = time.Now().UnixNano()
 	if j.grpc {
-		rec.outcome = d.callGRPC(ctx, tok)
+		rec.outcome = d.callGRPC(ctx, conn, tok)
 	} else {
-		rec.outcome = d.callHTTP(ctx, tok)
+		rec.outcome = d.callHTTP(ctx, hc, url, tok)
 	}
 	rec.end = time.Now().UnixNano()
 	return rec
 }
 
-func (d *driver) callHTTP(ctx context.Context, tok string) uint8 {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.httpURL, nil)
+func (d *driver) callHTTP(ctx context.Context, hc *http.Client, url, tok string) uint8 {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return outError
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := d.httpc.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return outError
 	}
@@ -241,12 +299,12 @@ func (d *driver) callHTTP(ctx context.Context, tok string) uint8 {
 	return outError
 }
 
-func (d *driver) callGRPC(ctx context.Context, tok string) uint8 {
+func (d *driver) callGRPC(ctx context.Context, conn *grpc.ClientConn, tok string) uint8 {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
 	out := new(wrapperspb.StringValue)
-	err := d.conn.Invoke(ctx, grpcMethod, wrapperspb.String("soak"), out)
+	err := conn.Invoke(ctx, grpcMethod, wrapperspb.String("soak"), out)
 	switch status.Code(err) {
 	case codes.OK:
 		return outAccepted

@@ -21,6 +21,10 @@ type Report struct {
 
 	Settings Settings `json:"settings"`
 	Totals   Counts   `json:"totals"`
+	// Bound counts the requests that carried a certificate-bound token:
+	// bound clients' own (over TLS with their certificate) and stolen ones
+	// replayed by attackers.
+	Bound Counts `json:"bound_tokens"`
 	// ByKind splits the totals by request kind: valid tokens and each
 	// attack.
 	ByKind    map[string]*Counts `json:"by_kind"`
@@ -40,6 +44,7 @@ type Settings struct {
 	AttackRate    float64 `json:"attack_rate"`
 	BurstRate     float64 `json:"burst_rate"`
 	Clients       int     `json:"clients"`
+	BoundClients  int     `json:"bound_clients"`
 	TokenLifetime string  `json:"token_lifetime"`
 	Refresh       string  `json:"refresh"`
 	Cooldown      string  `json:"unknown_kid_cooldown"`
@@ -109,6 +114,8 @@ type PhaseStats struct {
 	Runs    int     `json:"runs"`
 	Seconds float64 `json:"seconds"`
 	Counts
+	// Bound is the part of Counts that carried a certificate-bound token.
+	Bound Counts `json:"bound_tokens"`
 	// Open-loop latency, from the scheduled send time, in milliseconds.
 	P50ms  float64 `json:"p50_ms"`
 	P99ms  float64 `json:"p99_ms"`
@@ -203,12 +210,12 @@ func evaluate(in evalInput) *Report {
 	rep.Settings = Settings{
 		Start: time.Unix(0, in.start).UTC().Format("2006-01-02 15:04:05 UTC"), Duration: cfg.Duration.String(),
 		Rate: cfg.Rate, ValidRate: valid, AttackRate: attack, BurstRate: attack * cfg.BurstFactor, Clients: cfg.Clients,
-		TokenLifetime: cfg.TokenLifetime.String(), Refresh: cfg.Refresh.String(), Cooldown: cfg.Cooldown.String(),
+		BoundClients: cfg.BoundClients, TokenLifetime: cfg.TokenLifetime.String(), Refresh: cfg.Refresh.String(), Cooldown: cfg.Cooldown.String(),
 		FetchTimeout: cfg.FetchTimeout.String(), MaxStaleness: cfg.MaxStaleness.String(), BackoffMax: cfg.BackoffMax.String(),
 		Leeway: cfg.Leeway.String(), CacheMaxBytes: cfg.CacheMaxBytes, HeapAllowance: cfg.HeapAllowance,
 		Slack: cfg.Slack.String(), Cycle: cycleLength(cfg).String(), Go: runtime.Version(), CPUs: runtime.NumCPU(),
 		LoadAvgBefore: in.loadBefore, LoadAvgAfter: in.loadAfter, Algorithm: alg,
-		TransportSplit: "half net/http, half gRPC",
+		TransportSplit: "half net/http, half gRPC; certificate-bound tokens over TLS (tls.RequestClientCert), the others in plain text",
 	}
 	rep.Issuer = IssuerHistory{Keys: in.keys, Faults: in.faults, Phases: in.phases}
 	stall := starvation(in.samples)
@@ -348,6 +355,10 @@ func evaluate(in evalInput) *Report {
 		}, in.kids)
 		ps.Counts.add(one)
 		kc.add(one)
+		if isBoundToken(rec.kind) {
+			ps.Bound.add(one)
+			rep.Bound.add(one)
+		}
 	}
 	for _, ps := range rep.Phases {
 		slices.Sort(ps.lat)
@@ -398,6 +409,12 @@ func evaluate(in evalInput) *Report {
 	}
 	if t.Dropped > 0 {
 		rep.fail("%d requests dropped: the driver could not keep the rate", t.Dropped)
+	}
+	if cfg.BoundClients > 0 {
+		own, stolen := rep.ByKind[kindNames[kindBound]], rep.Bound.Requests
+		if own == nil || own.MustAccept == 0 || stolen == own.Requests {
+			rep.fail("certificate-bound tokens were not exercised: no bound request that must be accepted, or no stolen one")
+		}
 	}
 
 	evalFetches(rep, in, tl)
@@ -635,13 +652,13 @@ func countRecord(c *Counts, rec *record, lat []int64, charge func(reason, kid st
 		c.Unavailable++
 	}
 	lat = append(lat, rec.end-rec.sched)
-	if rec.kind == kindValid && rec.kid < 0 {
+	if isValid(rec.kind) && rec.kid < 0 {
 		return lat // failed before a token was sent (an error, counted above)
 	}
 	var want uint8
 	var allow503 bool
 	var reason, kid string
-	if rec.kind == kindValid {
+	if isValid(rec.kind) {
 		kid = kids[rec.kid]
 		want, allow503, reason = truth(kid)
 	} else {
@@ -658,7 +675,7 @@ func countRecord(c *Counts, rec *record, lat []int64, charge func(reason, kid st
 		if rec.outcome == outAccepted {
 			c.FalseAccepts++
 		}
-		if rec.kind == kindValid && rec.outcome != outAccepted {
+		if isValid(rec.kind) && rec.outcome != outAccepted {
 			c.ValidRefusedByDesign++
 		}
 	case either:

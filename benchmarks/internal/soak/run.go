@@ -2,6 +2,8 @@ package soak
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"slices"
@@ -12,6 +14,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/m2mauth/m2mauth/oauthtest"
@@ -26,17 +29,44 @@ func Run(cfg Config) (*Report, error) {
 	}
 	logf := func(format string, args ...any) { fmt.Fprintf(cfg.Log, "soak: "+format+"\n", args...) }
 
-	iss, err := oauthtest.New(oauthtest.WithKeyAlgs(alg), oauthtest.WithTokenLifetime(cfg.TokenLifetime),
+	iss, err := oauthtest.New(oauthtest.WithKeyAlgs(alg), oauthtest.WithTokenLifetime(cfg.TokenLifetime), oauthtest.WithMTLS(),
 		oauthtest.WithJWKSCacheControl(fmt.Sprintf("public, max-age=%d", int(cfg.Refresh.Seconds()))))
 	if err != nil {
 		return nil, err
 	}
 	defer iss.Close()
 	clientIDs := make([]string, cfg.Clients)
+	certs := make([]*oauthtest.ClientCert, cfg.Clients)
+	var boundIdx []int
 	for i := range clientIDs {
 		clientIDs[i] = fmt.Sprintf("soak-client-%03d", i)
-		iss.RegisterClient(oauthtest.Client{ID: clientIDs[i], Secret: "secret-" + clientIDs[i],
-			Scopes: []string{scope}, Audiences: []string{audience}})
+		c := oauthtest.Client{ID: clientIDs[i], Secret: "secret-" + clientIDs[i], Scopes: []string{scope}, Audiences: []string{audience}}
+		if i*cfg.BoundClients%cfg.Clients >= cfg.BoundClients { // BoundClients of them, the first one included
+
+			iss.RegisterClient(c)
+			continue
+		}
+		// A certificate client: tls_client_auth (a certificate of the
+		// issuer's client CA, by subject DN) and self-signed in turn.
+		var auth oauthtest.CertAuth
+		if len(boundIdx)%2 == 0 {
+			certs[i], err = iss.IssueClientCert(clientIDs[i])
+			if err == nil {
+				auth = oauthtest.CertAuth{Method: oauthtest.AuthTLSClient, SubjectDN: certs[i].Certificate.Subject.String()}
+			}
+		} else {
+			certs[i], err = oauthtest.NewClientCert(clientIDs[i])
+			if err == nil {
+				auth = oauthtest.CertAuth{Method: oauthtest.AuthSelfSignedTLSClient, Certificates: []*x509.Certificate{certs[i].Certificate}}
+			}
+		}
+		if err == nil {
+			err = iss.RegisterCertClient(c, auth)
+		}
+		if err != nil {
+			return nil, err
+		}
+		boundIdx = append(boundIdx, i)
 	}
 	is := newIssuerLog(iss, alg, cfg.TokenLifetime, time.Now().UnixNano())
 
@@ -61,15 +91,37 @@ func Run(cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	logf("API child ready: http %s, grpc %s; %d goroutines, %d KiB live heap", ready.HTTP, ready.GRPC, base.Goroutines, base.HeapAlloc>>10)
+	logf("API child ready: http %s, grpc %s, TLS http %s, TLS grpc %s; %d goroutines, %d KiB live heap",
+		ready.HTTP, ready.GRPC, ready.HTTPS, ready.GRPCS, base.Goroutines, base.HeapAlloc>>10)
+	apiCert, err := x509.ParseCertificate(ready.TLSCert)
+	if err != nil {
+		return nil, fmt.Errorf("soak: the API child's TLS certificate: %w", err)
+	}
+	apiRoots := x509.NewCertPool()
+	apiRoots.AddCert(apiCert)
 
-	// Clients.
+	// Clients. Bearer clients use the plain token endpoint with their
+	// secret; bound clients the mutual TLS one with their certificate.
 	tokenHTTP := &http.Client{Timeout: 10 * time.Second}
 	octx := context.WithValue(context.Background(), oauth2.HTTPClient, tokenHTTP)
+	var closers []func() // idle connections to close after the load
+	closers = append(closers, tokenHTTP.CloseIdleConnections)
+	mtlsCtx := make([]context.Context, len(clientIDs))
+	for _, i := range boundIdx {
+		hc := certs[i].HTTPClient(iss.MTLSRootCAs())
+		hc.Timeout = 10 * time.Second
+		closers = append(closers, hc.CloseIdleConnections)
+		mtlsCtx[i] = context.WithValue(context.Background(), oauth2.HTTPClient, hc)
+	}
 	d := &driver{cfg: cfg, iss: iss, kidIx: map[string]int32{}, parsed: map[string]tokenInfo{},
-		httpURL: "http://" + ready.HTTP + httpPath}
+		httpURL: "http://" + ready.HTTP + httpPath, httpsURL: "https://" + ready.HTTPS + httpPath,
+		certs: certs, boundIdx: boundIdx}
 	d.clients = make([]atomic.Pointer[clientSource], len(clientIDs))
 	d.newSource = func(i int) *clientSource {
+		if certs[i] != nil {
+			c := clientcredentials.Config{ClientID: clientIDs[i], TokenURL: iss.MTLSTokenURL(), AuthStyle: oauth2.AuthStyleInParams}
+			return &clientSource{c.TokenSource(mtlsCtx[i])}
+		}
 		c := clientcredentials.Config{ClientID: clientIDs[i], ClientSecret: "secret-" + clientIDs[i], TokenURL: iss.TokenURL()}
 		return &clientSource{c.TokenSource(octx)}
 	}
@@ -78,8 +130,44 @@ func Run(cfg Config) (*Report, error) {
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: cfg.Workers, MaxConnsPerHost: cfg.Workers, IdleConnTimeout: time.Minute, DisableCompression: true}
 	d.httpc = &http.Client{Timeout: 10 * time.Second, Transport: tr}
+	closers = append(closers, tr.CloseIdleConnections)
 	d.conn, err = grpc.NewClient(ready.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
+		return nil, err
+	}
+	conns := []*grpc.ClientConn{d.conn}
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	// The TLS routes: each bound client with its certificate; attackers
+	// without a certificate and with their own.
+	attacker, err := oauthtest.NewClientCert("attacker")
+	if err != nil {
+		return nil, err
+	}
+	tlsClient := func(tc *tls.Config) (*http.Client, *grpc.ClientConn, error) {
+		t := &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: cfg.Workers,
+			IdleConnTimeout: time.Minute, DisableCompression: true}
+		closers = append(closers, t.CloseIdleConnections)
+		conn, err := grpc.NewClient(ready.GRPCS, grpc.WithTransportCredentials(credentials.NewTLS(tc.Clone())))
+		if err == nil {
+			conns = append(conns, conn)
+		}
+		return &http.Client{Timeout: 10 * time.Second, Transport: t}, conn, err
+	}
+	d.tlsHTTP = make([]*http.Client, len(clientIDs))
+	d.tlsConn = make([]*grpc.ClientConn, len(clientIDs))
+	for _, i := range boundIdx {
+		if d.tlsHTTP[i], d.tlsConn[i], err = tlsClient(certs[i].TLSConfig(apiRoots)); err != nil {
+			return nil, err
+		}
+	}
+	if d.noCertHTTP, d.noCertConn, err = tlsClient(&tls.Config{RootCAs: apiRoots, MinVersion: tls.VersionTLS12}); err != nil {
+		return nil, err
+	}
+	if d.otherHTTP, d.otherConn, err = tlsClient(attacker.TLSConfig(apiRoots)); err != nil {
 		return nil, err
 	}
 
@@ -125,9 +213,13 @@ func Run(cfg Config) (*Report, error) {
 	logf("load done: %d requests", len(records))
 
 	// Idle again: close the connections and let the API settle.
-	tr.CloseIdleConnections()
-	tokenHTTP.CloseIdleConnections()
-	_ = d.conn.Close()
+	for _, c := range closers {
+		c()
+	}
+	for _, c := range conns {
+		_ = c.Close()
+	}
+	conns = nil
 	var final Sample
 	for i := 0; ; i++ {
 		if final, err = ch.gcSample(); err != nil {
@@ -204,12 +296,16 @@ func generate(cfg *Config, d *driver, start, end time.Time, queue chan<- job, dr
 			if stagger > 0 {
 				active = min(cfg.Clients, 1+int(nextV.Sub(start)/stagger))
 			}
-			push(job{sched: nextV.UnixNano(), kind: kindValid, client: nv % active, grpc: (nv/active)%2 == 1})
+			kind, client := kindValid, nv%active
+			if d.certs[client] != nil {
+				kind = kindBound
+			}
+			push(job{sched: nextV.UnixNano(), kind: kind, client: client, grpc: (nv/active)%2 == 1})
 			nv++
 			nextV = nextV.Add(vi)
 		}
 		for ai > 0 && !nextA.After(now) && nextA.Before(end) {
-			push(job{sched: nextA.UnixNano(), kind: kindJunk + uint8(na%5), client: na % cfg.Clients, grpc: (na/5)%2 == 1})
+			push(job{sched: nextA.UnixNano(), kind: kindJunk + uint8(na%numAttacks), client: na % cfg.Clients, grpc: (na/numAttacks)%2 == 1})
 			na++
 			nextA = nextA.Add(ai)
 		}

@@ -4,10 +4,14 @@
 // JWKS fetch events (issue 22).
 //
 // The driver starts an oauthtest issuer on 127.0.0.1, re-executes its own
-// binary as the protected API (ChildArg: net/http and gRPC over one
-// jwtverify.Verifier and jwkscache.Cache), runs client workers that get
-// their tokens with golang.org/x/oauth2/clientcredentials and attacker
-// workers, plays the fault schedule against the issuer and writes a report.
+// binary as the protected API (ChildArg: net/http and gRPC, each in plain
+// text and over TLS asking for client certificates, over one
+// jwtverify.Verifier with an optional certificate binding and one
+// jwkscache.Cache), runs client workers that get their tokens with
+// golang.org/x/oauth2/clientcredentials (some of them certificate-bound,
+// from the issuer's mutual TLS token endpoint) and attacker workers (junk,
+// forged, expired, other-audience and unknown-kid tokens; stolen bound
+// tokens replayed without the certificate or with another one), plays the fault schedule against the issuer and writes a report.
 // Every request has one of three expected outcomes: must accept, must
 // refuse, or either (what the design allows by intent: a key published but
 // not yet fetched, a key withdrawn but not yet refetched, the moment the
@@ -38,6 +42,12 @@ type Config struct {
 	BurstFactor float64
 	// Clients is the number of OAuth clients (each with its own token).
 	Clients int
+	// BoundClients of them (spread among the others) authenticate with a
+	// certificate at the issuer's mutual TLS token endpoint, alternately
+	// tls_client_auth and self_signed_tls_client_auth, get
+	// certificate-bound tokens and call the API's TLS routes with their
+	// certificate. Default: a quarter of Clients, at least one.
+	BoundClients int
 	// TokenLifetime of issued tokens; x/oauth2 renews them 10 s early.
 	TokenLifetime time.Duration
 	// The API's jwkscache settings: Refresh is its min, max and default
@@ -114,6 +124,9 @@ func (c *Config) fill() error {
 	if c.Clients == 0 {
 		c.Clients = d.Clients
 	}
+	if c.BoundClients == 0 {
+		c.BoundClients = max(1, c.Clients/4)
+	}
 	if c.CacheMaxEntries == 0 {
 		c.CacheMaxEntries = d.CacheMaxEntries
 	}
@@ -136,6 +149,8 @@ func (c *Config) fill() error {
 		return errors.New("soak: attack share must be in [0, 0.5]")
 	case c.Clients < 1 || c.Clients > 1000:
 		return errors.New("soak: clients must be 1..1000")
+	case c.BoundClients < 1 || c.BoundClients > c.Clients:
+		return errors.New("soak: bound clients must be 1..clients")
 	case c.TokenLifetime < 20*time.Second:
 		return errors.New("soak: token lifetime must be at least 20s (x/oauth2 renews 10s early)")
 	case c.MaxStaleness < 10*time.Second+c.Refresh:

@@ -104,6 +104,9 @@ func TestEvaluateFails(t *testing.T) {
 		{"false refuse", []record{rec(1, 12*sec, outRefused)}, "false refuses"},
 		{"503 with keys", []record{rec(1, 12*sec, outUnavailable)}, "503"},
 		{"attack accepted", []record{{sched: 3 * sec, start: 3 * sec, end: 3*sec + 1e6, kid: -1, kind: kindForged, outcome: outAccepted}}, "false accepts"},
+		{"stolen bound token accepted without its certificate", []record{{sched: 3 * sec, start: 3 * sec, end: 3*sec + 1e6, kid: -1, kind: kindStolenNoCert, outcome: outAccepted}}, "false accepts"},
+		{"stolen bound token accepted with another certificate", []record{{sched: 3 * sec, start: 3 * sec, end: 3*sec + 1e6, kid: -1, kind: kindStolenOtherCert, outcome: outAccepted}}, "false accepts"},
+		{"bound token refused with its certificate", []record{{sched: 12 * sec, start: 12 * sec, end: 12*sec + 1e6, exp: 1000, kid: 1, kind: kindBound, outcome: outRefused}}, "false refuses"},
 		{"either beyond bound", func() []record {
 			var rs []record
 			for i := range 1900 { // the bound is 100/s x (3 s + 0.5 s + 1 s)
@@ -151,12 +154,53 @@ func TestEvaluateFails(t *testing.T) {
 		in := base
 		in.records = c.records
 		rep := evaluate(in)
+		if isBoundToken(c.records[0].kind) && (rep.Bound.Requests != 1 || rep.Phases[0].Bound.Requests != 1) {
+			t.Errorf("%s: bound-token counts %+v, phase %+v, want the request in both", c.name, rep.Bound, rep.Phases[0].Bound)
+		}
 		got := strings.Join(rep.Failures, "; ")
 		if c.fail == "" && !rep.OK {
 			t.Errorf("%s: failed: %s", c.name, got)
 		}
 		if c.fail != "" && (rep.OK || !strings.Contains(got, c.fail)) {
 			t.Errorf("%s: failures %q, want one about %q", c.name, got, c.fail)
+		}
+	}
+}
+
+// A run configured with bound clients fails when it checked no bound
+// token a client sent with its certificate, or no stolen one: the bound
+// routes must not drop out of the soak unnoticed.
+func TestEvaluateRequiresBoundTokens(t *testing.T) {
+	cfg, _, keys := synthetic()
+	cfg.BoundClients = 1
+	in := evalInput{cfg: *cfg, start: 0, end: 18 * sec, kids: []string{"A", "B"},
+		keys: []keyEntry{*keys["A"], *keys["B"]},
+		fetches: []FetchRecord{
+			{Cause: "scheduled", Class: "ok", Start: sec - 1000, End: sec, Obs: sec + 1000, Generation: 1, KIDs: []string{"A"}},
+			{Cause: "scheduled", Class: "ok", Start: 7*sec - 1000, End: 7 * sec, Obs: 7*sec + 1000, Generation: 2, KIDs: []string{"B"}},
+			{Cause: "scheduled", Class: "ok", Start: 10*sec - 1000, End: 10 * sec, Obs: 10*sec + 1000, Generation: 3, KIDs: []string{"B"}},
+			{Cause: "scheduled", Class: "ok", Start: 13*sec - 1000, End: 13 * sec, Obs: 13*sec + 1000, Generation: 4, KIDs: []string{"B"}},
+			{Cause: "scheduled", Class: "ok", Start: 16*sec - 1000, End: 16 * sec, Obs: 16*sec + 1000, Generation: 5, KIDs: []string{"B"}},
+		},
+		phases: []phaseRun{{Name: "steady", Start: 0, End: 18 * sec}},
+		defs:   []phaseDef{{name: "steady"}},
+	}
+	in.cfg.HeapAllowance, in.cfg.CacheMaxBytes = 8<<20, 4<<20
+	own := record{sched: 12 * sec, start: 12 * sec, end: 12*sec + 1e6, exp: 1000, kid: 1, kind: kindBound, outcome: outAccepted}
+	stolen := record{sched: 12 * sec, start: 12 * sec, end: 12*sec + 1e6, kid: -1, kind: kindStolenOtherCert, outcome: outRefused}
+	for _, c := range []struct {
+		name    string
+		records []record
+		ok      bool
+	}{
+		{"both", []record{own, stolen}, true},
+		{"no stolen token", []record{own}, false},
+		{"no own token", []record{stolen}, false},
+	} {
+		in.records = c.records
+		rep := evaluate(in)
+		if rep.OK != c.ok || (!c.ok && !strings.Contains(strings.Join(rep.Failures, "; "), "not exercised")) {
+			t.Errorf("%s: ok %v, failures %v", c.name, rep.OK, rep.Failures)
 		}
 	}
 }
@@ -177,6 +221,14 @@ func TestSoakShort(t *testing.T) {
 	}
 	if rep.Totals.MustAccept == 0 || rep.Totals.MustRefuse == 0 || rep.Fetches.Total < 3 {
 		t.Fatalf("soak did too little: %+v, %d fetches", rep.Totals, rep.Fetches.Total)
+	}
+	for _, k := range []uint8{kindBound, kindStolenPlain, kindStolenNoCert, kindStolenOtherCert} {
+		if c := rep.ByKind[kindNames[k]]; c == nil || c.Requests == 0 {
+			t.Fatalf("soak sent no %s request: %+v", kindNames[k], rep.ByKind)
+		}
+	}
+	if own := rep.ByKind[kindNames[kindBound]]; own.Accepted == 0 || rep.Bound.Accepted != own.Accepted {
+		t.Fatalf("bound tokens: %d of their clients' accepted, %d in all (a stolen one accepted?)", own.Accepted, rep.Bound.Accepted)
 	}
 	if md := Markdown(rep); !strings.Contains(md, SectionBegin) || !strings.Contains(md, "jwks-500") {
 		t.Fatalf("markdown lacks its section or phases:\n%s", md)
