@@ -219,55 +219,13 @@ var profileKinds = map[string]struct {
 	yamlType reflect.Type
 	build    func(opts any, name string) ([]profiles.Profile, error)
 }{
-	"rfc9068": {reflect.TypeFor[rfc9068YAML](), func(o any, name string) ([]profiles.Profile, error) {
-		var po profiles.RFC9068Options
-		copyFields(&po, o)
-		po.Name = name
-		p, err := profiles.RFC9068(po)
-		return []profiles.Profile{p}, err
-	}},
-	"hydra": {reflect.TypeFor[hydraYAML](), func(o any, name string) ([]profiles.Profile, error) {
-		var po profiles.HydraOptions
-		copyFields(&po, o)
-		po.Name = name
-		p, err := profiles.Hydra(po)
-		return []profiles.Profile{p}, err
-	}},
-	"auth0": {reflect.TypeFor[auth0YAML](), func(o any, name string) ([]profiles.Profile, error) {
-		var po profiles.Auth0Options
-		copyFields(&po, o)
-		po.Name = name
-		p, err := profiles.Auth0(po)
-		return []profiles.Profile{p}, err
-	}},
-	"okta": {reflect.TypeFor[oktaYAML](), func(o any, name string) ([]profiles.Profile, error) {
-		var po profiles.OktaOptions
-		copyFields(&po, o)
-		po.Name = name
-		p, err := profiles.Okta(po)
-		return []profiles.Profile{p}, err
-	}},
-	"keycloak": {reflect.TypeFor[keycloakYAML](), func(o any, name string) ([]profiles.Profile, error) {
-		var po profiles.KeycloakOptions
-		copyFields(&po, o)
-		po.Name = name
-		p, err := profiles.Keycloak(po)
-		return []profiles.Profile{p}, err
-	}},
-	"cognito": {reflect.TypeFor[cognitoYAML](), func(o any, name string) ([]profiles.Profile, error) {
-		var po profiles.CognitoOptions
-		copyFields(&po, o)
-		po.Name = name
-		p, err := profiles.Cognito(po)
-		return []profiles.Profile{p}, err
-	}},
-	"azure-b2c": {reflect.TypeFor[b2cYAML](), func(o any, name string) ([]profiles.Profile, error) {
-		var po profiles.AzureB2COptions
-		copyFields(&po, o)
-		po.Name = name
-		p, err := profiles.AzureB2C(po)
-		return []profiles.Profile{p}, err
-	}},
+	"rfc9068":   {reflect.TypeFor[rfc9068YAML](), single(profiles.RFC9068)},
+	"hydra":     {reflect.TypeFor[hydraYAML](), single(profiles.Hydra)},
+	"auth0":     {reflect.TypeFor[auth0YAML](), single(profiles.Auth0)},
+	"okta":      {reflect.TypeFor[oktaYAML](), single(profiles.Okta)},
+	"keycloak":  {reflect.TypeFor[keycloakYAML](), single(profiles.Keycloak)},
+	"cognito":   {reflect.TypeFor[cognitoYAML](), single(profiles.Cognito)},
+	"azure-b2c": {reflect.TypeFor[b2cYAML](), single(profiles.AzureB2C)},
 	"entra": {reflect.TypeFor[entraYAML](), func(o any, name string) ([]profiles.Profile, error) {
 		var po profiles.EntraOptions
 		copyFields(&po, o)
@@ -284,6 +242,18 @@ var profileKinds = map[string]struct {
 		}
 		return profiles.EntraID(po)
 	}},
+}
+
+// single builds a one-profile constructor from a profiles constructor:
+// the YAML options are copied into O by field name, then Name is set.
+func single[O any](build func(O) (profiles.Profile, error)) func(any, string) ([]profiles.Profile, error) {
+	return func(o any, name string) ([]profiles.Profile, error) {
+		var po O
+		copyFields(&po, o)
+		reflect.ValueOf(&po).Elem().FieldByName("Name").SetString(name)
+		p, err := build(po)
+		return []profiles.Profile{p}, err
+	}
 }
 
 // copyFields copies every field of *src into the same-named field of *dst
