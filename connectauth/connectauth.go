@@ -242,7 +242,7 @@ func (i *Interceptor) authorize(ctx context.Context, procedure, method string, h
 	r := i.policy.match(procedure)
 	if r.action == actionPublic {
 		if i.obs != nil {
-			i.obs.ObserveDecision(jwtverify.DecisionEvent{Transport: Transport, Result: jwtverify.DecisionSkipped, Route: r.pattern})
+			jwtverify.ObserveDecisionContext(ctx, i.obs, jwtverify.DecisionEvent{Transport: Transport, Result: jwtverify.DecisionSkipped, Route: r.pattern})
 		}
 		return ctx, nil, nil
 	}
