@@ -43,6 +43,8 @@ type stack struct {
 	spans  *tracetest.SpanRecorder
 	reader *sdkmetric.ManualReader
 	tp     *sdktrace.TracerProvider
+	v      *jwtverify.Verifier
+	obs    *otelauth.Observer
 }
 
 func newStack(t *testing.T, extraReaders ...sdkmetric.Reader) *stack {
@@ -79,6 +81,7 @@ func newStack(t *testing.T, extraReaders ...sdkmetric.Reader) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.v, s.obs = v, obs
 	mw, err := middleware.New(v, middleware.WithObserver(obs))
 	if err != nil {
 		t.Fatal(err)
