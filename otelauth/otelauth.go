@@ -3,6 +3,7 @@ package otelauth
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -68,6 +69,17 @@ type Observer struct {
 	fetchDur    metric.Float64Histogram
 	unknownKID  metric.Int64Counter
 	skipped     metric.Int64Counter
+
+	// Precomputed attribute options: every label value is bounded (fixed
+	// sets, configured names), so the caches stay small.
+	hit, miss metric.MeasurementOption
+	valOpts   sync.Map // validationKey -> metric.MeasurementOption
+	decOpts   sync.Map // [2]string{transport, result} -> metric.MeasurementOption
+}
+
+type validationKey struct {
+	issuer string
+	reason jwtverify.Reason
 }
 
 var (
@@ -109,6 +121,8 @@ func New(opts Options) (*Observer, error) {
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, err
 	}
+	o.hit = metric.WithAttributeSet(attribute.NewSet(attribute.String("cache", "hit")))
+	o.miss = metric.WithAttributeSet(attribute.NewSet(attribute.String("cache", "miss")))
 	return o, nil
 }
 
@@ -156,13 +170,12 @@ func (o *Observer) ObserveVerifyContext(ctx context.Context, ev jwtverify.Verify
 		result = "invalid"
 	}
 	reason := label(string(ev.Reason))
-	cache := "miss"
+	o.validations.Add(ctx, 1, o.validationOpt(ev.Issuer, ev.Reason, issuer, result, reason))
+	durOpt := o.miss
 	if ev.CacheHit {
-		cache = "hit"
+		durOpt = o.hit
 	}
-	o.validations.Add(ctx, 1, metric.WithAttributes(
-		attribute.String("issuer", issuer), attribute.String("result", result), attribute.String("reason", reason)))
-	o.duration.Record(ctx, ev.Duration.Seconds(), metric.WithAttributes(attribute.String("cache", cache)))
+	o.duration.Record(ctx, ev.Duration.Seconds(), durOpt)
 
 	end := time.Now()
 	_, span := o.tracer.Start(ctx, SpanVerify, trace.WithSpanKind(trace.SpanKindInternal),
@@ -177,10 +190,35 @@ func (o *Observer) ObserveVerifyContext(ctx context.Context, ev jwtverify.Verify
 	span.End(trace.WithTimestamp(end))
 }
 
+// validationOpt returns the attribute option of a validation, made once
+// per (issuer, reason).
+func (o *Observer) validationOpt(rawIssuer string, rawReason jwtverify.Reason, issuer, result, reason string) metric.MeasurementOption {
+	k := validationKey{rawIssuer, rawReason}
+	if opt, ok := o.valOpts.Load(k); ok {
+		return opt.(metric.MeasurementOption)
+	}
+	opt := metric.WithAttributeSet(attribute.NewSet(
+		attribute.String("issuer", issuer), attribute.String("result", result), attribute.String("reason", reason)))
+	o.valOpts.Store(k, opt)
+	return opt
+}
+
+// decisionOpt returns the attribute option of a decision, made once per
+// (transport, result).
+func (o *Observer) decisionOpt(ev *jwtverify.DecisionEvent) metric.MeasurementOption {
+	k := [2]string{ev.Transport, ev.Result}
+	if opt, ok := o.decOpts.Load(k); ok {
+		return opt.(metric.MeasurementOption)
+	}
+	opt := metric.WithAttributeSet(attribute.NewSet(
+		attribute.String("transport", label(ev.Transport)), attribute.String("result", label(ev.Result))))
+	o.decOpts.Store(k, opt)
+	return opt
+}
+
 // ObserveDecision implements jwtverify.DecisionObserver: the metric only.
 func (o *Observer) ObserveDecision(ev jwtverify.DecisionEvent) {
-	o.decisions.Add(context.Background(), 1, metric.WithAttributes(
-		attribute.String("transport", label(ev.Transport)), attribute.String("result", label(ev.Result))))
+	o.decisions.Add(context.Background(), 1, o.decisionOpt(&ev))
 }
 
 // ObserveDecisionContext implements jwtverify.ContextDecisionObserver: the
@@ -188,8 +226,7 @@ func (o *Observer) ObserveDecision(ev jwtverify.DecisionEvent) {
 // as attributes of the span in ctx (the request span of otelhttp or
 // otelgrpc), so a refused request's span says why.
 func (o *Observer) ObserveDecisionContext(ctx context.Context, ev jwtverify.DecisionEvent) {
-	o.decisions.Add(ctx, 1, metric.WithAttributes(
-		attribute.String("transport", label(ev.Transport)), attribute.String("result", label(ev.Result))))
+	o.decisions.Add(ctx, 1, o.decisionOpt(&ev))
 	span := trace.SpanFromContext(ctx)
 	if !span.IsRecording() {
 		return
