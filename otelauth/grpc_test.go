@@ -67,6 +67,7 @@ func TestGRPCSpanTree(t *testing.T) {
 		if status.Code(err) != c.code {
 			t.Fatalf("%s: code %v", c.decision, status.Code(err))
 		}
+		s.waitServerSpan(t)
 		server, verify := requestTree(t, s.spans.Ended())
 		if got := attrs(verify)[otelauth.AttrResult]; got != c.result {
 			t.Errorf("%s: verify result %q", c.decision, got)

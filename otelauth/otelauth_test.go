@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -45,12 +46,39 @@ type stack struct {
 	tp     *sdktrace.TracerProvider
 	v      *jwtverify.Verifier
 	obs    *otelauth.Observer
+	// serverEnded receives a value when a server span ends: otelhttp and
+	// otelgrpc end theirs after the client may have read the answer.
+	serverEnded chan struct{}
+}
+
+// serverEndSignal is a span processor signalling each ended server span.
+type serverEndSignal struct{ ch chan struct{} }
+
+func (p serverEndSignal) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+func (p serverEndSignal) OnEnd(s sdktrace.ReadOnlySpan) {
+	if s.SpanKind() == trace.SpanKindServer {
+		p.ch <- struct{}{}
+	}
+}
+func (p serverEndSignal) Shutdown(context.Context) error   { return nil }
+func (p serverEndSignal) ForceFlush(context.Context) error { return nil }
+
+// waitServerSpan waits until the server span of the request just answered
+// has ended (and so has been recorded).
+func (s *stack) waitServerSpan(t *testing.T) {
+	t.Helper()
+	select {
+	case <-s.serverEnded:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server span did not end")
+	}
 }
 
 func newStack(t *testing.T, extraReaders ...sdkmetric.Reader) *stack {
 	t.Helper()
 	s := &stack{issuer: oauthtest.NewT(t), spans: tracetest.NewSpanRecorder(), reader: sdkmetric.NewManualReader()}
-	s.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(s.spans))
+	s.serverEnded = make(chan struct{}, 64)
+	s.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(serverEndSignal{s.serverEnded}), sdktrace.WithSpanProcessor(s.spans))
 	mopts := []sdkmetric.Option{sdkmetric.WithReader(s.reader)}
 	for _, r := range extraReaders {
 		mopts = append(mopts, sdkmetric.WithReader(r))
@@ -113,6 +141,7 @@ func (s *stack) get(t *testing.T, auth string) int {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	s.waitServerSpan(t)
 	return resp.StatusCode
 }
 
