@@ -49,15 +49,20 @@ type stack struct {
 	// serverEnded receives a value when a server span ends: otelhttp and
 	// otelgrpc end theirs after the client may have read the answer.
 	serverEnded chan struct{}
+	fetchEnded  chan struct{}
 }
 
 // serverEndSignal is a span processor signalling each ended server span.
-type serverEndSignal struct{ ch chan struct{} }
+// and each ended JWKS fetch span.
+type serverEndSignal struct{ ch, fetch chan struct{} }
 
 func (p serverEndSignal) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
 func (p serverEndSignal) OnEnd(s sdktrace.ReadOnlySpan) {
 	if s.SpanKind() == trace.SpanKindServer {
 		p.ch <- struct{}{}
+	}
+	if s.Name() == otelauth.SpanJWKSFetch {
+		p.fetch <- struct{}{}
 	}
 }
 func (p serverEndSignal) Shutdown(context.Context) error   { return nil }
@@ -77,8 +82,8 @@ func (s *stack) waitServerSpan(t *testing.T) {
 func newStack(t *testing.T, extraReaders ...sdkmetric.Reader) *stack {
 	t.Helper()
 	s := &stack{issuer: oauthtest.NewT(t), spans: tracetest.NewSpanRecorder(), reader: sdkmetric.NewManualReader()}
-	s.serverEnded = make(chan struct{}, 64)
-	s.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(serverEndSignal{s.serverEnded}), sdktrace.WithSpanProcessor(s.spans))
+	s.serverEnded, s.fetchEnded = make(chan struct{}, 64), make(chan struct{}, 64)
+	s.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(serverEndSignal{s.serverEnded, s.fetchEnded}), sdktrace.WithSpanProcessor(s.spans))
 	mopts := []sdkmetric.Option{sdkmetric.WithReader(s.reader)}
 	for _, r := range extraReaders {
 		mopts = append(mopts, sdkmetric.WithReader(r))
@@ -101,6 +106,13 @@ func newStack(t *testing.T, extraReaders ...sdkmetric.Reader) *stack {
 	t.Cleanup(func() { _ = s.keys.Close() })
 	if err := s.keys.Ready(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	// Ready returns once the keys are published, possibly before the
+	// start-up fetch's span ends.
+	select {
+	case <-s.fetchEnded:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the start-up fetch span did not end")
 	}
 	v, err := jwtverify.New(jwtverify.Config{Observer: obs, Issuers: []jwtverify.IssuerConfig{{
 		Name: "test", Issuer: s.issuer.Issuer(), Keys: s.keys,
