@@ -77,7 +77,8 @@ type Option func(*Interceptor)
 //	grpcauth.WithObserver(m),  // *metrics.Metrics
 //	grpcauth.WithObserver(lg), // *authlog.Logger: the one logging wiring
 //
-// Nil adds none.
+// A jwtverify.ContextDecisionObserver (otelauth's) gets the call's context
+// with each event. Nil adds none.
 func WithObserver(o jwtverify.DecisionObserver) Option {
 	return func(i *Interceptor) {
 		if o != nil {
