@@ -50,6 +50,7 @@ type stack struct {
 	// otelgrpc end theirs after the client may have read the answer.
 	serverEnded chan struct{}
 	fetchEnded  chan struct{}
+	signal      serverEndSignal
 }
 
 // serverEndSignal is a span processor signalling each ended server span.
@@ -83,7 +84,10 @@ func newStack(t *testing.T, extraReaders ...sdkmetric.Reader) *stack {
 	t.Helper()
 	s := &stack{issuer: oauthtest.NewT(t), spans: tracetest.NewSpanRecorder(), reader: sdkmetric.NewManualReader()}
 	s.serverEnded, s.fetchEnded = make(chan struct{}, 64), make(chan struct{}, 64)
-	s.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(serverEndSignal{s.serverEnded, s.fetchEnded}), sdktrace.WithSpanProcessor(s.spans))
+	// The signal after the recorder: processors see a span's end in order,
+	// so a signalled span is already recorded.
+	s.signal = serverEndSignal{s.serverEnded, s.fetchEnded}
+	s.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(s.spans), sdktrace.WithSpanProcessor(s.signal))
 	mopts := []sdkmetric.Option{sdkmetric.WithReader(s.reader)}
 	for _, r := range extraReaders {
 		mopts = append(mopts, sdkmetric.WithReader(r))
@@ -300,8 +304,10 @@ func TestJWKSRefreshSpanTree(t *testing.T) {
 func resetRecorder(t *testing.T, s *stack) *tracetest.SpanRecorder {
 	t.Helper()
 	s.tp.UnregisterSpanProcessor(s.spans)
+	s.tp.UnregisterSpanProcessor(s.signal)
 	r := tracetest.NewSpanRecorder()
 	s.tp.RegisterSpanProcessor(r)
+	s.tp.RegisterSpanProcessor(s.signal)
 	return r
 }
 
