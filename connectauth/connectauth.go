@@ -244,7 +244,7 @@ func (i *Interceptor) authorize(ctx context.Context, procedure, method string, h
 	r := i.policy.Match(procedure)
 	if r.Action == actionPublic {
 		if i.obs != nil {
-			i.obs.ObserveDecision(jwtverify.DecisionEvent{Transport: Transport, Result: jwtverify.DecisionSkipped, Route: r.Pattern})
+			jwtverify.ObserveDecisionContext(ctx, i.obs, jwtverify.DecisionEvent{Transport: Transport, Result: jwtverify.DecisionSkipped, Route: r.Pattern})
 		}
 		return ctx, nil, nil
 	}

@@ -45,6 +45,8 @@ type Interceptor struct {
 	v      *jwtverify.Verifier
 	policy *compiled
 	obs    jwtverify.DecisionObserver
+	// ctxObs is obs when it is a ContextDecisionObserver.
+	ctxObs jwtverify.ContextDecisionObserver
 	st     statuses
 	// observers collects WithObserver's arguments; New combines them
 	// into obs.
@@ -75,7 +77,8 @@ type Option func(*Interceptor)
 //	grpcauth.WithObserver(m),  // *metrics.Metrics
 //	grpcauth.WithObserver(lg), // *authlog.Logger: the one logging wiring
 //
-// Nil adds none.
+// A jwtverify.ContextDecisionObserver (otelauth's) gets the call's context
+// with each event. Nil adds none.
 func WithObserver(o jwtverify.DecisionObserver) Option {
 	return func(i *Interceptor) {
 		if o != nil {
@@ -166,6 +169,7 @@ func New(v *jwtverify.Verifier, policy Policy, opts ...Option) (*Interceptor, er
 		}
 	}
 	i.obs = jwtverify.MultiDecisionObserver(i.observers...)
+	i.ctxObs, _ = i.obs.(jwtverify.ContextDecisionObserver)
 	i.observers = nil
 	i.st = newStatuses()
 	return i, nil
@@ -324,13 +328,13 @@ func (i *Interceptor) Authorize(ctx context.Context, fullMethod string) (context
 func (i *Interceptor) authorize(ctx context.Context, fullMethod string, bound bool) (context.Context, *jwtverify.Principal, error) {
 	r := i.policy.Match(fullMethod)
 	if r.Action == actionPublic {
-		i.decide(fullMethod, jwtverify.DecisionEvent{Result: jwtverify.DecisionSkipped})
+		i.decide(ctx, fullMethod, jwtverify.DecisionEvent{Result: jwtverify.DecisionSkipped})
 		return ctx, nil, nil
 	}
 
 	tok, st, ev := credentials(ctx, &i.st)
 	if st != nil {
-		i.decide(fullMethod, ev)
+		i.decide(ctx, fullMethod, ev)
 		return nil, nil, st.Err()
 	}
 
@@ -348,7 +352,7 @@ func (i *Interceptor) authorize(ctx context.Context, fullMethod string, bound bo
 		if !bearer.IsB64Token(tok) {
 			// Whitespace, a second word or a forbidden character after
 			// the scheme: a malformed request (SECURITY.md C6, H3).
-			i.decide(fullMethod, jwtverify.DecisionEvent{Result: jwtverify.DecisionInvalidRequest, Reason: jwtverify.ReasonMalformed})
+			i.decide(ctx, fullMethod, jwtverify.DecisionEvent{Result: jwtverify.DecisionInvalidRequest, Reason: jwtverify.ReasonMalformed})
 			return nil, nil, i.st.invalidRequest.Err()
 		}
 		reason := jwtverify.ReasonOf(err)
@@ -368,7 +372,7 @@ func (i *Interceptor) authorize(ctx context.Context, fullMethod string, bound bo
 		default:
 			st = i.st.invalidToken
 		}
-		i.decide(fullMethod, ev)
+		i.decide(ctx, fullMethod, ev)
 		return nil, nil, st.Err()
 	}
 
@@ -382,14 +386,14 @@ func (i *Interceptor) authorize(ctx context.Context, fullMethod string, bound bo
 			} else {
 				required = r.Req.Scopes()
 			}
-			i.decide(fullMethod, jwtverify.DecisionEvent{
+			i.decide(ctx, fullMethod, jwtverify.DecisionEvent{
 				Result: jwtverify.DecisionForbidden, Reason: jwtverify.ReasonInsufficientScope,
 				Issuer: p.IssuerName(), ClientID: p.ClientID(), Missing: missing,
 			})
 			return nil, nil, i.st.forbidden(required, missing).Err()
 		}
 	default: // actionDeny
-		i.decide(fullMethod, jwtverify.DecisionEvent{
+		i.decide(ctx, fullMethod, jwtverify.DecisionEvent{
 			Result: jwtverify.DecisionForbidden, Reason: jwtverify.ReasonInsufficientScope,
 			Issuer: p.IssuerName(), ClientID: p.ClientID(),
 		})
@@ -397,7 +401,7 @@ func (i *Interceptor) authorize(ctx context.Context, fullMethod string, bound bo
 	}
 
 	if i.obs != nil {
-		i.decide(fullMethod, jwtverify.DecisionEvent{
+		i.decide(ctx, fullMethod, jwtverify.DecisionEvent{
 			Result: jwtverify.DecisionAllowed, Issuer: p.IssuerName(), ClientID: p.ClientID(),
 		})
 	}
@@ -460,10 +464,11 @@ func credentials(ctx context.Context, s *statuses) (string, *status.Status, jwtv
 	}
 }
 
-// decide reports a decision to the observers. The route is the full
+// decide reports a decision to the observers, with the call's ctx to a
+// ContextDecisionObserver. The route is the full
 // method only when CheckServer saw it registered on the server: behind an
 // unknown-service handler the caller chooses the name.
-func (i *Interceptor) decide(fullMethod string, ev jwtverify.DecisionEvent) {
+func (i *Interceptor) decide(ctx context.Context, fullMethod string, ev jwtverify.DecisionEvent) {
 	if i.obs == nil {
 		return
 	}
@@ -471,6 +476,10 @@ func (i *Interceptor) decide(fullMethod string, ev jwtverify.DecisionEvent) {
 	ev.Route = i.route(fullMethod)
 	if ev.Issuer == "" {
 		ev.Issuer = jwtverify.NoIssuer
+	}
+	if i.ctxObs != nil {
+		i.ctxObs.ObserveDecisionContext(ctx, ev)
+		return
 	}
 	i.obs.ObserveDecision(ev)
 }

@@ -27,6 +27,7 @@ type Cache struct {
 	issuerURL *url.URL // nil when JWKSURL is configured
 	policy    urlPolicy
 	obs       Observer
+	cobs      ContextObserver // obs when it is one, else nil
 
 	// set is the served key set: nil before the first success and once
 	// the last good set is MaxStaleness old. The background loop clears it
@@ -105,6 +106,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	if cfg.JWKSURL == "" {
 		c.issuerURL = u
 	}
+	c.cobs, _ = c.obs.(ContextObserver)
 	if c.obs == nil {
 		c.obs = ObserverFuncs{}
 	}
@@ -245,8 +247,14 @@ func (c *Cache) startLocked(cause FetchCause) *flight {
 // run performs flight f and publishes its result.
 func (c *Cache) run(f *flight) {
 	defer c.wg.Done()
+	ctx := c.ctx
+	if c.cobs != nil {
+		if fctx := c.cobs.FetchStart(ctx, c.name, f.cause); fctx != nil {
+			ctx = fctx
+		}
+	}
 	start := c.now()
-	keys, skipped, interval, fe := c.fetchKeys()
+	keys, skipped, interval, fe := c.fetchKeys(ctx)
 	end := c.now()
 
 	ev := FetchEvent{Source: c.name, Cause: f.cause, Duration: end.Sub(start), Skipped: skipped, At: end}
@@ -285,7 +293,11 @@ func (c *Cache) run(f *flight) {
 	c.inflight = nil
 	c.mu.Unlock()
 
-	c.obs.FetchDone(ev)
+	if c.cobs != nil {
+		c.cobs.FetchDoneContext(ctx, ev)
+	} else {
+		c.obs.FetchDone(ev)
+	}
 	// Wake the background loop to re-plan, before releasing the waiters:
 	// when the loop itself waits for f, it then finds (and drops) this
 	// wake-up, and re-plans exactly once.

@@ -32,7 +32,10 @@ type Config struct {
 	// redirects to another origin (scheme, host and port) and from https to
 	// http, and follows at most 5 redirects (your CheckRedirect, if any, is
 	// consulted after those checks). Its Timeout is left as is; the cache
-	// bounds each request with FetchTimeout.
+	// bounds each request with FetchTimeout. To trace the requests, wrap
+	// its Transport (e.g. with otelhttp.NewTransport): with a
+	// ContextObserver as Observer, each request's context descends from
+	// the one FetchStart returned, so its span is a child of the fetch's.
 	HTTPClient *http.Client
 	// FetchTimeout bounds each HTTP request (each discovery request and the
 	// JWKS request). Default 5 s. A lookup waiting on a refresh waits at

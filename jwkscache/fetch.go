@@ -107,11 +107,11 @@ func defaultPort(scheme string) string {
 }
 
 // get performs one bounded GET and returns the body of a 200 answer.
-func (c *Cache) get(rawURL, accept string) ([]byte, http.Header, *FetchError) {
+func (c *Cache) get(parent context.Context, rawURL, accept string) ([]byte, http.Header, *FetchError) {
 	fail := func(class ErrorClass, status int, err error) *FetchError {
 		return &FetchError{Source: c.name, Class: class, URL: redact(rawURL), StatusCode: status, Err: err}
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.FetchTimeout)
+	ctx, cancel := context.WithTimeout(parent, c.cfg.FetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
@@ -167,12 +167,14 @@ func redact(raw string) string {
 
 // fetchKeys runs one fetch: discovery when needed, then the JWK Set. It
 // returns the parsed keys and the refresh interval the answer asks for.
+// ctx (the cache's own, or the one a ContextObserver's FetchStart made) is
+// the parent of its requests.
 // Only the goroutine of the single in-flight fetch calls it.
-func (c *Cache) fetchKeys() (keys []Key, skipped []Skipped, interval time.Duration, fe *FetchError) {
+func (c *Cache) fetchKeys(ctx context.Context) (keys []Key, skipped []Skipped, interval time.Duration, fe *FetchError) {
 	jwksURL := c.cfg.JWKSURL
 	if c.issuerURL != nil {
 		if c.discovered == "" {
-			u, fe := c.discover()
+			u, fe := c.discover(ctx)
 			if fe != nil {
 				return nil, nil, 0, fe
 			}
@@ -185,7 +187,7 @@ func (c *Cache) fetchKeys() (keys []Key, skipped []Skipped, interval time.Durati
 			c.discovered = "" // discover again on the next attempt
 		}
 	}()
-	body, hdr, fe := c.get(jwksURL, acceptJWKS)
+	body, hdr, fe := c.get(ctx, jwksURL, acceptJWKS)
 	if fe != nil {
 		return nil, nil, 0, fe
 	}
@@ -202,11 +204,11 @@ func (c *Cache) fetchKeys() (keys []Key, skipped []Skipped, interval time.Durati
 
 // discover finds the JWK Set URL from the issuer's metadata, trying the
 // OpenID Connect form, then the RFC 8414 form.
-func (c *Cache) discover() (string, *FetchError) {
+func (c *Cache) discover(ctx context.Context) (string, *FetchError) {
 	openid, rfc8414 := discoveryURLs(c.issuerURL)
 	var errs [2]*FetchError
 	for i, mu := range []string{openid, rfc8414} {
-		body, _, fe := c.get(mu, acceptMetadata)
+		body, _, fe := c.get(ctx, mu, acceptMetadata)
 		if fe == nil {
 			u, class, err := c.discoveredURL(body, mu)
 			if err == nil {

@@ -1,6 +1,9 @@
 package jwkscache
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Observer receives a Cache's events, for metrics and logs. Events are
 // values; the slices they hold must not be modified. Implementations must
@@ -15,6 +18,23 @@ type Observer interface {
 	// UnknownKID reports every lookup that missed the current key set
 	// (or found none) and what the miss did.
 	UnknownKID(UnknownKIDEvent)
+}
+
+// ContextObserver is an Observer that also gives each fetch a context, for
+// example to record the fetch as a tracing span with the HTTP requests
+// (instrumented by a Config.HTTPClient whose Transport is wrapped, e.g. by
+// otelhttp.NewTransport) as its children; package otelauth in the nested
+// module of that name is one. New detects it once, with a type assertion on
+// Config.Observer. On the fetch's goroutine, before any request, the cache
+// calls FetchStart with its own lifetime context; the context returned
+// (which must be derived from ctx, so that Close still cancels the fetch;
+// nil means ctx) is the parent of the fetch's discovery and JWKS requests
+// and is passed to FetchDoneContext, called instead of FetchDone. A fetch
+// runs for whichever lookups wait on it, never on a request's context.
+type ContextObserver interface {
+	Observer
+	FetchStart(ctx context.Context, source string, cause FetchCause) context.Context
+	FetchDoneContext(ctx context.Context, ev FetchEvent)
 }
 
 // ObserverFuncs adapts functions to Observer; nil fields are skipped.
@@ -209,15 +229,46 @@ type Stats struct {
 }
 
 // MultiObserver returns an Observer that passes every event to each of obs
-// in order (nil entries are skipped), for example metrics and logs.
+// in order (nil entries are skipped), for example metrics and logs. When
+// one of obs is a ContextObserver, so is the result (with at most one
+// ContextObserver among obs: the context of a second one's FetchStart
+// would be dropped, so MultiObserver keeps the first one's).
 func MultiObserver(obs ...Observer) Observer {
 	list := make(multiObserver, 0, len(obs))
+	ctxIdx := -1
 	for _, o := range obs {
 		if o != nil {
+			if _, ok := o.(ContextObserver); ok && ctxIdx < 0 {
+				ctxIdx = len(list)
+			}
 			list = append(list, o)
 		}
 	}
+	if ctxIdx >= 0 {
+		return multiContextObserver{list, ctxIdx}
+	}
 	return list
+}
+
+// multiContextObserver is a multiObserver whose entry at idx is a
+// ContextObserver.
+type multiContextObserver struct {
+	multiObserver
+	idx int
+}
+
+func (m multiContextObserver) FetchStart(ctx context.Context, source string, cause FetchCause) context.Context {
+	return m.multiObserver[m.idx].(ContextObserver).FetchStart(ctx, source, cause)
+}
+
+func (m multiContextObserver) FetchDoneContext(ctx context.Context, e FetchEvent) {
+	for i, o := range m.multiObserver {
+		if i == m.idx {
+			o.(ContextObserver).FetchDoneContext(ctx, e)
+		} else {
+			o.FetchDone(e)
+		}
+	}
 }
 
 type multiObserver []Observer

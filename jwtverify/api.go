@@ -222,7 +222,8 @@ type Config struct {
 	Cache CacheConfig
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
-	// Observer receives one event per Verify. Optional.
+	// Observer receives one event per Verify. Optional. When it is a
+	// ContextObserver it receives the context of the Verify call too.
 	Observer Observer
 }
 

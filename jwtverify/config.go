@@ -282,6 +282,7 @@ func compile(cfg *Config) (*Verifier, error) {
 		return nil, errors.New("jwtverify: at least one issuer is required")
 	}
 	v := &Verifier{exact: make(map[string]*issuer), now: cfg.Now, obs: cfg.Observer, maxSize: cfg.MaxTokenSize}
+	v.cobs, _ = v.obs.(ContextObserver)
 	if v.now == nil {
 		v.now = time.Now
 		v.realClock = true

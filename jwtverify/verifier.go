@@ -24,7 +24,8 @@ type Verifier struct {
 	now         func() time.Time
 	realClock   bool // now is time.Now: an observed Verify reuses its start reading
 	obs         Observer
-	cache       *tokenCache // nil when disabled
+	cobs        ContextObserver // obs when it is one, else nil
+	cache       *tokenCache     // nil when disabled
 }
 
 // New validates cfg and builds a Verifier. Misconfiguration fails here,
@@ -123,12 +124,21 @@ func (v *Verifier) verifyObserved(ctx context.Context, token string, bound bool,
 	}
 	if err != nil {
 		ev.Reason, ev.Rule, ev.Err = err.Reason, err.Rule, err
-		v.obs.ObserveVerify(ev)
+		v.report(ctx, ev)
 		return nil, err
 	}
 	ev.ClientID = p.clientID
-	v.obs.ObserveVerify(ev)
+	v.report(ctx, ev)
 	return p, nil
+}
+
+// report delivers ev to the observer, with ctx when it takes one.
+func (v *Verifier) report(ctx context.Context, ev VerifyEvent) {
+	if v.cobs != nil {
+		v.cobs.ObserveVerifyContext(ctx, ev)
+		return
+	}
+	v.obs.ObserveVerify(ev)
 }
 
 // RuleBindingRequired is the Rule of Verify's refusal of an unbound token

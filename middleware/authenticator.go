@@ -37,6 +37,8 @@ type Authenticator struct {
 	transport string
 	cfg       config
 	observer  jwtverify.DecisionObserver
+	// ctxObserver is observer when it is a ContextDecisionObserver.
+	ctxObserver jwtverify.ContextDecisionObserver
 
 	realmParam     string // `Bearer realm="..."`
 	suffix         string // `, resource_metadata="..."` or ""
@@ -79,6 +81,7 @@ func NewAuthenticator(v *jwtverify.Verifier, transport string, opts ...Option) (
 	default:
 		a.observer = jwtverify.MultiDecisionObserver(cfg.observers...)
 	}
+	a.ctxObserver, _ = a.observer.(jwtverify.ContextDecisionObserver)
 	if cfg.metadata != nil {
 		a.meta, err = buildMetadata(v, cfg)
 		if err != nil {
@@ -376,7 +379,8 @@ func (a *Authenticator) challenge(code, desc, scope string) string {
 	return b.String()
 }
 
-// observe reports o. route is "" when Authenticate made the decision
+// observe reports o, with r's context to a ContextDecisionObserver. route
+// is "" when Authenticate made the decision
 // without being told the route (it is then looked up, only when someone
 // observes).
 func (a *Authenticator) observe(o *Outcome, r *http.Request, route string) {
@@ -403,6 +407,10 @@ func (a *Authenticator) observe(o *Outcome, r *http.Request, route string) {
 	}
 	if ev.Issuer == "" {
 		ev.Issuer = jwtverify.NoIssuer
+	}
+	if a.ctxObserver != nil {
+		a.ctxObserver.ObserveDecisionContext(r.Context(), ev)
+		return
 	}
 	a.observer.ObserveDecision(ev)
 }

@@ -179,6 +179,8 @@ func WithTokenExtractor(e TokenExtractor) Option {
 // WithObserver sends one jwtverify.DecisionEvent per decision to o (see
 // Authenticator for which decisions are reported). Several observers add
 // up, in order: metrics and logs are two observers of the same decisions.
+// A jwtverify.ContextDecisionObserver (otelauth's) gets the request's
+// context, r.Context(), with each event.
 //
 //	lg := authlog.New(logger, authlog.Options{})
 //	mw, err := middleware.New(v, middleware.WithObserver(m), middleware.WithObserver(lg))

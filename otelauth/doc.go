@@ -1,0 +1,40 @@
+// Package otelauth records m2mauth's verifications, adapter decisions and
+// JWKS fetches as OpenTelemetry spans and metrics. It lives in its own
+// module (github.com/m2mauth/m2mauth/otelauth), so users who do not use
+// OpenTelemetry never compile it.
+//
+// One *Observer serves as jwtverify.Config.Observer, as the adapters'
+// WithObserver and as jwkscache.Config.Observer. It implements the
+// context-aware observer interfaces of the core (jwtverify.ContextObserver,
+// jwtverify.ContextDecisionObserver, jwkscache.ContextObserver), which the
+// core detects once at construction; a program without it pays nothing.
+//
+// Spans:
+//   - SpanVerify per Verify call, a child of the span in the Verify context:
+//     the request span of otelhttp.NewHandler (the middleware passes
+//     r.Context()) or of otelgrpc's server handler (grpcauth passes the
+//     call's context). Attributes: issuer name, result, bounded reason, rule
+//     code and cache hit; never the token, an unverified claim, the client
+//     ID or the error text. A refusal sets the span status to Error with
+//     the reason.
+//   - each adapter decision sets its transport, result, reason, route and
+//     issuer as attributes of the request span.
+//   - SpanJWKSFetch per JWKS fetch (a root span: a fetch serves whichever
+//     lookups wait on it), with source, cause, result class and key count.
+//     Wrap jwkscache.Config.HTTPClient's Transport with
+//     otelhttp.NewTransport and its discovery and JWKS requests become
+//     client spans under it.
+//
+// Metrics: instruments named so that OTel's Prometheus exporter (with
+// WithoutScopeInfo) exports exactly the names and label names of package
+// metrics: m2mauth_token_validations_total{issuer,result,reason},
+// m2mauth_token_validation_duration_seconds{cache},
+// m2mauth_authorization_decisions_total{transport,result},
+// m2mauth_jwks_fetches_total{source,cause,result},
+// m2mauth_jwks_fetch_duration_seconds{source},
+// m2mauth_jwks_unknown_kid_total{source,outcome} and
+// m2mauth_jwks_skipped_keys_total{source,reason}, with the same buckets.
+// Package metrics' optional labels (rule, per-client counts) and its state
+// gauges (key cache, verified-token cache) have no counterpart here. Use
+// one of the two for a given registry, not both.
+package otelauth
