@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -97,6 +98,11 @@ type keysEnv struct {
 	clk   *keysClock
 	reg   *prometheus.Registry
 	lg    *authlog.Logger
+	// seen counts fetch events after the Logger handled them (the last
+	// observer): Ready can return before the start-up fetch's observers
+	// ran, and a late start-up success would reset the Logger's state
+	// under a test's later failures.
+	seen atomic.Int64
 }
 
 func newKeysEnv(t *testing.T, fault *oauthtest.Fault) *keysEnv {
@@ -114,7 +120,7 @@ func newKeysEnv(t *testing.T, fault *oauthtest.Fault) *keysEnv {
 	c, err := jwkscache.New(context.Background(), jwkscache.Config{
 		Name: "corp", JWKSURL: e.is.JWKSURL() + "?appid=0b1c2d3e-secretish",
 		BackoffInitial: time.Hour, BackoffMax: time.Hour,
-		Observer: jwkscache.MultiObserver(m, lg),
+		Observer: jwkscache.MultiObserver(m, lg, jwkscache.ObserverFuncs{OnFetch: func(jwkscache.FetchEvent) { e.seen.Add(1) }}),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -123,6 +129,24 @@ func newKeysEnv(t *testing.T, fault *oauthtest.Fault) *keysEnv {
 	e.cache = c
 	e.lg = lg
 	return e
+}
+
+// ready waits for the first key set and for the Logger to have seen the
+// start-up fetch.
+func (e *keysEnv) ready(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.cache.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for e.seen.Load() == 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the start-up fetch was never observed")
+		case <-time.After(time.Millisecond):
+		}
+	}
 }
 
 func (e *keysEnv) refresh(t *testing.T, wantOK bool) {
@@ -170,6 +194,7 @@ func TestKeySourceOutageLogged(t *testing.T) {
 	if err := e.cache.Ready(ctx); err != nil {
 		t.Fatal(err)
 	}
+	e.ready(t)
 	e.refresh(t, true)
 	if recs := e.out.take(t); len(recs) != 0 {
 		t.Fatalf("steady state logged: %v", recs)
@@ -254,6 +279,7 @@ func TestUnknownKIDLoggedRateLimited(t *testing.T) {
 	if err := e.cache.Ready(ctx); err != nil {
 		t.Fatal(err)
 	}
+	e.ready(t)
 	const kid = "attacker-chosen-kid"
 	for range 5 {
 		if _, err := e.cache.Lookup(ctx, kid); !errors.Is(err, jwkscache.ErrUnknownKey) {
@@ -288,6 +314,7 @@ func TestCloseWritesKeySourceCounts(t *testing.T) {
 	if err := e.cache.Ready(ctx); err != nil {
 		t.Fatal(err)
 	}
+	e.ready(t)
 	for range 4 {
 		if _, err := e.cache.Lookup(ctx, "attacker-chosen-kid"); err == nil {
 			t.Fatal("found")
