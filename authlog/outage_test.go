@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,6 +43,7 @@ func TestIssuerOutageThroughAdapters(t *testing.T) {
 	is := oauthtest.NewT(t)
 	is.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Status: http.StatusServiceUnavailable})
 
+	var okSeen atomic.Int64
 	buf := &syncBuffer{}
 	lg := authlog.New(slog.New(slog.NewJSONHandler(buf, nil)), authlog.Options{Interval: time.Hour})
 	reg := prometheus.NewPedanticRegistry()
@@ -51,7 +53,13 @@ func TestIssuerOutageThroughAdapters(t *testing.T) {
 	}
 	keys, err := jwkscache.New(ctx, jwkscache.Config{
 		Name: "corp", Issuer: is.Issuer(),
-		Observer:       jwkscache.MultiObserver(m, lg),
+		// The last observer tells the test when the Logger has seen a
+		// successful fetch (Ready can return before observers ran).
+		Observer: jwkscache.MultiObserver(m, lg, jwkscache.ObserverFuncs{OnFetch: func(ev jwkscache.FetchEvent) {
+			if ev.Class == jwkscache.ClassOK {
+				okSeen.Add(1)
+			}
+		}}),
 		BackoffInitial: 20 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
 	})
 	if err != nil {
@@ -154,6 +162,13 @@ func TestIssuerOutageThroughAdapters(t *testing.T) {
 	defer rcancel()
 	if err := keys.Ready(rctx); err != nil {
 		t.Fatalf("keys never recovered: %v", err)
+	}
+	for okSeen.Load() == 0 {
+		select {
+		case <-rctx.Done():
+			t.Fatal("the recovery was never observed")
+		case <-time.After(time.Millisecond):
+		}
 	}
 	if got := callHTTP(good); got != http.StatusOK {
 		t.Fatalf("after recovery: HTTP %d", got)
