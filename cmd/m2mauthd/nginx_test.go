@@ -74,8 +74,16 @@ func startNginx(t *testing.T, authz, upstream string) string {
 			t.Fatal(err)
 		}
 	}
+	return launchNginx(t, bin, dir, s, listen)
+}
+
+// launchNginx runs nginx with the configuration conf (written to dir) in
+// the foreground until the test ends, and returns listen once nginx
+// accepts connections there.
+func launchNginx(t testing.TB, bin, dir, conf, listen string) string {
+	t.Helper()
 	path := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
