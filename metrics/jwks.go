@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -74,10 +75,27 @@ func (m *Metrics) WatchKeys(c *jwkscache.Cache) error {
 	return m.jwks.state.add(c)
 }
 
+// WatchKeySet registers the same state gauges as WatchKeys for a set of
+// caches that changes over time (a program that rebuilds its key caches on
+// reload): current is called at every scrape and returns the caches in use
+// then, so a replaced cache never leaves stale gauges behind. Names must be
+// unique across WatchKeys and every set; a name seen twice in one scrape is
+// reported once (the first).
+func (m *Metrics) WatchKeySet(current func() []*jwkscache.Cache) error {
+	if current == nil {
+		return errors.New("metrics: nil key set function")
+	}
+	m.jwks.state.mu.Lock()
+	defer m.jwks.state.mu.Unlock()
+	m.jwks.state.sets = append(m.jwks.state.sets, current)
+	return nil
+}
+
 // stateCollector reads Stats() of every watched cache at scrape time.
 type stateCollector struct {
 	mu     sync.Mutex
 	caches map[string]*jwkscache.Cache
+	sets   []func() []*jwkscache.Cache
 
 	keys, lastSuccess, age, usable, failures *prometheus.Desc
 }
@@ -118,8 +136,17 @@ func (s *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, c := range s.caches {
 		caches = append(caches, c)
 	}
+	sets := slices.Clone(s.sets)
 	s.mu.Unlock()
+	for _, set := range sets {
+		caches = append(caches, set()...)
+	}
+	seen := make(map[string]bool, len(caches))
 	for _, c := range caches {
+		if c == nil || seen[c.Name()] {
+			continue
+		}
+		seen[c.Name()] = true
 		st := c.Stats()
 		src := labelValue(st.Source)
 		last := 0.0

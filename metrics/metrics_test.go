@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -263,5 +264,53 @@ func TestRegistererRequired(t *testing.T) {
 	}
 	if _, err := metrics.New(reg, metrics.Options{}); err == nil {
 		t.Fatal("double registration on one registry not reported")
+	}
+}
+
+// WatchKeySet follows a set of caches that changes: the gauges read the
+// caches in use at each scrape, so a cache replaced under the same name (a
+// reload) leaves no stale series behind.
+func TestWatchKeySetFollowsReplacement(t *testing.T) {
+	srv := oauthtest.NewT(t)
+	reg := prometheus.NewPedanticRegistry()
+	m, err := metrics.New(reg, metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	start := func(url string) *jwkscache.Cache {
+		c, err := jwkscache.New(ctx, jwkscache.Config{Name: "idp", JWKSURL: url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	var mu sync.Mutex
+	current := []*jwkscache.Cache{start(srv.JWKSURL())}
+	if err := m.WatchKeySet(func() []*jwkscache.Cache { mu.Lock(); defer mu.Unlock(); return current }); err != nil {
+		t.Fatal(err)
+	}
+	if err := current[0].Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := value(t, reg, "m2mauth_jwks_usable", map[string]string{"source": "idp"}); got != 1 {
+		t.Fatalf("usable = %v", got)
+	}
+	// A reload replaces the cache by one whose issuer is down: the gauge
+	// must follow the new cache, not keep reading the old one.
+	srv.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Status: 500})
+	next := start(srv.JWKSURL() + "?v=2")
+	mu.Lock()
+	old := current[0]
+	current = []*jwkscache.Cache{next}
+	mu.Unlock()
+	_ = old.Close()
+	if got := value(t, reg, "m2mauth_jwks_usable", map[string]string{"source": "idp"}); got != 0 {
+		t.Fatalf("usable after the replacement = %v, want the new cache's 0", got)
+	}
+	if err := m.WatchKeySet(nil); err == nil {
+		t.Fatal("nil key set accepted")
 	}
 }

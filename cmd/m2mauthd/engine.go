@@ -41,7 +41,6 @@ type Engine struct {
 	logger    *slog.Logger
 	observers []jwtverify.DecisionObserver
 	keyObs    jwkscache.Observer
-	watchKeys func(*jwkscache.Cache) error
 	reloads   *prometheus.CounterVec
 	reloadMu  sync.Mutex // one build at a time
 	retiring  sync.WaitGroup
@@ -54,14 +53,13 @@ type EngineOptions struct {
 	Logger    *slog.Logger
 	Observers []jwtverify.DecisionObserver
 	KeyObs    jwkscache.Observer
-	WatchKeys func(*jwkscache.Cache) error
 	Registry  prometheus.Registerer
 }
 
 // NewEngine builds the engine with the policy p; the key caches live until
 // ctx is cancelled (then call Wait).
 func NewEngine(ctx context.Context, p *parsedPolicy, o EngineOptions) (*Engine, error) {
-	e := &Engine{ctx: ctx, logger: o.Logger, observers: o.Observers, keyObs: o.KeyObs, watchKeys: o.WatchKeys, startCache: jwkscache.New}
+	e := &Engine{ctx: ctx, logger: o.Logger, observers: o.Observers, keyObs: o.KeyObs, startCache: jwkscache.New}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
 	}
@@ -111,11 +109,6 @@ func (e *Engine) build(p *parsedPolicy, old *snapshot) (*snapshot, error) {
 				return fail(fmt.Errorf("issuer %q: %w", is.profile.Name, err))
 			}
 			started = append(started, c)
-			if e.watchKeys != nil {
-				// A cache replaced under the same name stays watched by
-				// its first instance: the metric is then stale (noted).
-				_ = e.watchKeys(c)
-			}
 		}
 		s.caches[is.fingerprint] = c
 		ic := is.profile.IssuerConfig
@@ -186,6 +179,21 @@ func (e *Engine) retire(old, next *snapshot) {
 			c.Close()
 		}
 	}
+}
+
+// Caches returns the key caches of the running policy, for the metrics'
+// key-set gauges (metrics.WatchKeySet): read at every scrape, so a cache a
+// reload replaced leaves no stale series.
+func (e *Engine) Caches() []*jwkscache.Cache {
+	s := e.cur.Load()
+	if s == nil {
+		return nil
+	}
+	out := make([]*jwkscache.Cache, 0, len(s.caches))
+	for _, c := range s.caches {
+		out = append(out, c)
+	}
+	return out
 }
 
 // Wait waits for retirements in progress (call after cancelling ctx).

@@ -119,14 +119,16 @@ func run(ctx context.Context, c config) error {
 	e, err := NewEngine(cacheCtx, p, EngineOptions{
 		Logger:    c.logger,
 		Observers: []jwtverify.DecisionObserver{m, lg},
-		KeyObs:    m,
-		WatchKeys: m.WatchKeys,
+		KeyObs:    jwkscache.MultiObserver(m, lg), // outages counted and logged
 		Registry:  reg,
 	})
 	if err != nil {
 		return err
 	}
 	defer e.Close()
+	if err := m.WatchKeySet(e.Caches); err != nil { // key-set gauges follow reloads
+		return err
+	}
 
 	tlsConf, err := c.tlsConfig()
 	if err != nil {
