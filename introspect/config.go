@@ -214,7 +214,8 @@ type Config struct {
 
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
-	// Observer receives events. Default: none.
+	// Observer receives events. Default: none. A ContextObserver (for
+	// example otelauth's) also gives each call a context for its requests.
 	Observer Observer
 }
 

@@ -1,6 +1,9 @@
 package introspect
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // CallResult is the bounded outcome of one introspection call.
 type CallResult string
@@ -45,6 +48,25 @@ type Observer interface {
 	ObserveCall(CallEvent)
 	ObserveCache(CacheEvent)
 	ObserveBudget(BudgetEvent)
+}
+
+// ContextObserver is an Observer that also gives each introspection call
+// a context, for example to record the call as a tracing span with the
+// HTTP requests (instrumented by a Config.HTTPClient whose Transport is
+// wrapped, e.g. by otelhttp.NewTransport) as its children; package
+// otelauth in the nested module of that name is one. New detects it once,
+// with a type assertion on Config.Observer; without one nothing changes.
+// On the call's goroutine, before any request (discovery included), the
+// Source calls CallStart with its own lifetime context; the context
+// returned (which must be derived from ctx, so that Close still cancels
+// the call; nil means ctx) is the parent of the call's requests and is
+// passed to ObserveCallContext, called instead of ObserveCall. A call
+// runs for whichever requests wait on it, never on a request's context.
+// Cache hits make no call: they reach ObserveCache only.
+type ContextObserver interface {
+	Observer
+	CallStart(ctx context.Context, source string) context.Context
+	ObserveCallContext(ctx context.Context, ev CallEvent)
 }
 
 type nopObserver struct{}

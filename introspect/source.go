@@ -22,6 +22,7 @@ const userAgent = "m2mauth-introspect"
 // with New and Close it when done. All methods are safe for concurrent use.
 type Source struct {
 	cfg    Config
+	cobs   ContextObserver // cfg.Observer when it is one, else nil
 	issuer *url.URL
 	policy urlPolicy
 	client *http.Client
@@ -72,6 +73,7 @@ func New(cfg Config) (*Source, error) {
 		budget:   newBudget(cfg.MaxConcurrent, cfg.Rate, cfg.Burst),
 		inflight: map[key]*flight{},
 	}
+	s.cobs, _ = cfg.Observer.(ContextObserver)
 	if cfg.Endpoint != "" {
 		u, err := parseURL(cfg.Endpoint, true)
 		if err != nil {
@@ -169,7 +171,13 @@ func (s *Source) shared(ctx context.Context, k key, token string, now time.Time)
 func (s *Source) run(k key, f *flight, token string) {
 	defer s.wg.Done()
 	start := time.Now()
-	f.res, f.err = s.call(token)
+	parent := s.ctx
+	if s.cobs != nil {
+		if c := s.cobs.CallStart(s.ctx, s.cfg.Name); c != nil {
+			parent = c
+		}
+	}
+	f.res, f.err = s.call(parent, token)
 	now := s.cfg.Now()
 	ev := CallEvent{Source: s.cfg.Name, Result: CallActive, Duration: time.Since(start)}
 	switch {
@@ -189,7 +197,11 @@ func (s *Source) run(k key, f *flight, token string) {
 			s.cache.put(k, &entry{err: f.err, until: now.Add(s.cfg.NegativeTTL).UnixNano(), size: 512}, now.UnixNano())
 		}
 	}
-	s.cfg.Observer.ObserveCall(ev)
+	if s.cobs != nil {
+		s.cobs.ObserveCallContext(parent, ev)
+	} else {
+		s.cfg.Observer.ObserveCall(ev)
+	}
 	// Release the slot before waking the waiters, so that a caller's next
 	// call finds it free.
 	s.budget.release()
@@ -200,8 +212,8 @@ func (s *Source) run(k key, f *flight, token string) {
 }
 
 // call POSTs the token and decides on the answer.
-func (s *Source) call(token string) (*Result, *Error) {
-	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timeout)
+func (s *Source) call(parent context.Context, token string) (*Result, *Error) {
+	ctx, cancel := context.WithTimeout(parent, s.cfg.Timeout)
 	defer cancel()
 	ep, err := s.endpoint(ctx)
 	if err != nil {

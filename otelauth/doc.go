@@ -1,12 +1,14 @@
-// Package otelauth records m2mauth's verifications, adapter decisions and
-// JWKS fetches as OpenTelemetry spans and metrics. It lives in its own
+// Package otelauth records m2mauth's verifications, adapter decisions,
+// JWKS fetches and introspection calls as OpenTelemetry spans and metrics. It lives in its own
 // module (github.com/m2mauth/m2mauth/otelauth), so users who do not use
 // OpenTelemetry never compile it.
 //
 // One *Observer serves as jwtverify.Config.Observer, as the adapters'
-// WithObserver and as jwkscache.Config.Observer. It implements the
-// context-aware observer interfaces of the core (jwtverify.ContextObserver,
-// jwtverify.ContextDecisionObserver, jwkscache.ContextObserver), which the
+// WithObserver, as jwkscache.Config.Observer and as
+// introspect.Config.Observer. It implements the context-aware observer
+// interfaces of the core (jwtverify.ContextObserver,
+// jwtverify.ContextDecisionObserver, jwkscache.ContextObserver,
+// introspect.ContextObserver), which the
 // core detects once at construction; a program without it pays nothing.
 //
 // Spans:
@@ -24,6 +26,12 @@
 //     Wrap jwkscache.Config.HTTPClient's Transport with
 //     otelhttp.NewTransport and its discovery and JWKS requests become
 //     client spans under it.
+//   - SpanIntrospect per RFC 7662 introspection call (a root span: a call
+//     serves whichever requests wait on it), with source, result, bounded
+//     reason and cache_hit false (a cache hit makes no call and no span);
+//     never the token, its hash or the answer's claims. Wrap
+//     introspect.Config.HTTPClient's Transport with otelhttp.NewTransport
+//     and its discovery and POST become client spans under it.
 //
 // Metrics: instruments named so that OTel's Prometheus exporter (with
 // WithoutScopeInfo) exports exactly the names and label names of package

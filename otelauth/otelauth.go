@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/m2mauth/m2mauth/introspect"
 	"github.com/m2mauth/m2mauth/jwkscache"
 	"github.com/m2mauth/m2mauth/jwtverify"
 	"github.com/m2mauth/m2mauth/metrics"
@@ -26,6 +27,9 @@ const (
 	SpanVerify = "m2mauth.verify"
 	// SpanJWKSFetch is the span of one JWKS fetch (discovery included).
 	SpanJWKSFetch = "m2mauth.jwks.fetch"
+	// SpanIntrospect is the span of one RFC 7662 introspection call
+	// (endpoint discovery included).
+	SpanIntrospect = "m2mauth.introspect"
 )
 
 // Attribute keys. Every value comes from configuration or a fixed set,
@@ -44,6 +48,10 @@ const (
 	AttrCause     = attribute.Key("m2mauth.jwks.cause")
 	AttrClass     = attribute.Key("m2mauth.jwks.result")
 	AttrKeys      = attribute.Key("m2mauth.jwks.keys")
+
+	AttrIntrospectSource = attribute.Key("m2mauth.introspect.source")
+	AttrIntrospectResult = attribute.Key("m2mauth.introspect.result")
+	AttrIntrospectReason = attribute.Key("m2mauth.introspect.reason")
 )
 
 // Options configures an Observer. The zero value uses the global providers.
@@ -57,7 +65,8 @@ type Options struct {
 // Observer records m2mauth's events as OpenTelemetry spans and metrics. It
 // is a jwtverify.ContextObserver (jwtverify.Config.Observer), a
 // jwtverify.ContextDecisionObserver (the adapters' WithObserver) and a
-// jwkscache.ContextObserver (jwkscache.Config.Observer). It is safe for
+// jwkscache.ContextObserver (jwkscache.Config.Observer) and an
+// introspect.ContextObserver (introspect.Config.Observer). It is safe for
 // concurrent use.
 type Observer struct {
 	tracer trace.Tracer
@@ -86,6 +95,7 @@ var (
 	_ jwtverify.ContextObserver         = (*Observer)(nil)
 	_ jwtverify.ContextDecisionObserver = (*Observer)(nil)
 	_ jwkscache.ContextObserver         = (*Observer)(nil)
+	_ introspect.ContextObserver        = (*Observer)(nil)
 )
 
 // New builds an Observer and its instruments.
@@ -283,3 +293,41 @@ func (o *Observer) UnknownKID(e jwkscache.UnknownKIDEvent) {
 	o.unknownKID.Add(context.Background(), 1, metric.WithAttributes(
 		attribute.String("source", label(e.Source)), attribute.String("outcome", label(string(e.Outcome)))))
 }
+
+// CallStart implements introspect.ContextObserver: it starts a span named
+// SpanIntrospect (a root span: a call serves every request waiting on it,
+// no one request) whose context the call's HTTP requests run under. To
+// record those requests as its children, wrap the transport of
+// introspect.Config.HTTPClient with otelhttp.NewTransport.
+func (o *Observer) CallStart(ctx context.Context, source string) context.Context {
+	ctx, _ = o.tracer.Start(ctx, SpanIntrospect, trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithAttributes(AttrIntrospectSource.String(source), AttrCacheHit.Bool(false)))
+	return ctx
+}
+
+// ObserveCallContext implements introspect.ContextObserver: the end of the
+// span CallStart put in ctx, with the result and the bounded reason (none
+// when active). Never the token, its hash or the answer's claims.
+func (o *Observer) ObserveCallContext(ctx context.Context, ev introspect.CallEvent) {
+	span := trace.SpanFromContext(ctx)
+	if span.IsRecording() {
+		span.SetAttributes(AttrIntrospectResult.String(label(string(ev.Result))),
+			AttrIntrospectReason.String(label(string(ev.Reason))))
+		if ev.Result == introspect.CallUnavailable {
+			span.SetStatus(codes.Error, string(ev.Reason))
+		}
+	}
+	span.End()
+}
+
+// ObserveCall implements introspect.Observer. The Source calls
+// ObserveCallContext instead; this records nothing.
+func (o *Observer) ObserveCall(introspect.CallEvent) {}
+
+// ObserveCache implements introspect.Observer. A cache hit makes no call
+// and so no span; this records nothing.
+func (o *Observer) ObserveCache(introspect.CacheEvent) {}
+
+// ObserveBudget implements introspect.Observer: a call refused by the
+// budget is never made; this records nothing.
+func (o *Observer) ObserveBudget(introspect.BudgetEvent) {}
