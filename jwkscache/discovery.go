@@ -3,7 +3,7 @@ package jwkscache
 import (
 	"errors"
 	"fmt"
-	"net/netip"
+	"github.com/m2mauth/m2mauth/internal/urlpolicy"
 	"net/url"
 	"strings"
 )
@@ -12,9 +12,6 @@ import (
 // JSON object, its "issuer" differs from the configured issuer, or its
 // "jwks_uri" is missing or not an acceptable URL.
 var ErrDiscovery = errors.New("jwkscache: discovery")
-
-// maxURLLength bounds URLs taken from configuration or metadata.
-const maxURLLength = 2048
 
 // discoveryURLs returns the metadata URLs tried for issuer, in order: the
 // OpenID Connect form ({issuer}/.well-known/openid-configuration) and the
@@ -61,39 +58,10 @@ func parseDiscovery(doc []byte, issuer string) (string, error) {
 }
 
 // parseFetchURL parses an absolute http(s) URL without user info or
-// fragment. allowQuery says whether a query is allowed (a JWKS URL may
-// have one, an issuer may not).
+// fragment (internal/urlpolicy). allowQuery says whether a query is allowed
+// (a JWKS URL may have one, an issuer may not).
 func parseFetchURL(raw string, allowQuery bool) (*url.URL, error) {
-	if len(raw) > maxURLLength {
-		return nil, fmt.Errorf("URL longer than %d bytes", maxURLLength)
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, errors.New("not a URL")
-	}
-	switch {
-	case u.Scheme != "https" && u.Scheme != "http":
-		return nil, errors.New("URL scheme must be https (or http on loopback)")
-	case u.Host == "" || u.Opaque != "":
-		return nil, errors.New("URL must be absolute with a host")
-	case u.User != nil:
-		return nil, errors.New("URL must not carry user info")
-	case u.Fragment != "" || strings.Contains(raw, "#"):
-		return nil, errors.New("URL must not have a fragment")
-	case !allowQuery && (u.RawQuery != "" || u.ForceQuery):
-		return nil, errors.New("URL must not have a query")
-	}
-	return u, nil
-}
-
-// isLoopbackHost reports whether host (no port) is localhost or a loopback
-// IP address (127.0.0.0/8, ::1).
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.Unmap().IsLoopback()
+	return urlpolicy.Parse(raw, allowQuery)
 }
 
 // urlPolicy is the one rule set every URL the cache fetches obeys,
@@ -112,73 +80,27 @@ func isLoopbackHost(host string) bool {
 //
 // A refused URL is never requested: the fetch fails with ClassInsecureURL
 // or ClassForeignHost.
-type urlPolicy struct {
-	httpsOnly    bool // the configured URL is https
-	insecureHTTP bool // Config.InsecureAllowHTTP
-	allowedHosts []allowedHost
-}
-
-// allowedHost is an entry of Config.AllowedJWKSHosts: a lower-case host
-// name or IP address and a port ("" for the scheme's default port).
-type allowedHost struct{ host, port string }
+type urlPolicy struct{ p urlpolicy.Policy }
 
 // newURLPolicy builds the policy for a cache whose configured URL is u.
 func newURLPolicy(u *url.URL, cfg *Config) (urlPolicy, error) {
-	p := urlPolicy{httpsOnly: u.Scheme == "https", insecureHTTP: cfg.InsecureAllowHTTP}
-	for i, h := range cfg.AllowedJWKSHosts {
-		ah, err := parseAllowedHost(h)
-		if err != nil {
-			return p, fmt.Errorf("AllowedJWKSHosts[%d]: %w", i, err)
-		}
-		p.allowedHosts = append(p.allowedHosts, ah)
-	}
-	return p, nil
-}
-
-// parseAllowedHost parses "host" or "host:port" ("[::1]:8443" for IPv6).
-func parseAllowedHost(raw string) (allowedHost, error) {
-	if raw == "" || len(raw) > 255 || strings.ContainsAny(raw, "/?#@ \t") {
-		return allowedHost{}, errors.New("want a host name or host:port, without scheme or path")
-	}
-	u, err := url.Parse("https://" + raw)
-	if err != nil || u.Host != raw || u.Hostname() == "" {
-		return allowedHost{}, errors.New("want a host name or host:port, without scheme or path")
-	}
-	return allowedHost{host: strings.ToLower(u.Hostname()), port: u.Port()}, nil
+	p, err := urlpolicy.New(u, cfg.InsecureAllowHTTP, cfg.AllowedJWKSHosts, "AllowedJWKSHosts")
+	return urlPolicy{p}, err
 }
 
 // checkScheme applies the scheme rules to u.
 func (p urlPolicy) checkScheme(u *url.URL) error {
-	switch {
-	case u.Scheme == "https":
-		return nil
-	case p.httpsOnly:
-		return fmt.Errorf("jwkscache: %s: http refused: the configured URL uses https (no downgrade)", redactURL(u))
-	case p.insecureHTTP || isLoopbackHost(u.Hostname()):
-		return nil
+	if err := p.p.CheckScheme(u); err != nil {
+		return fmt.Errorf("jwkscache: %w", err)
 	}
-	return fmt.Errorf("jwkscache: %s: http is refused for a non-loopback host (use https, or set InsecureAllowHTTP)", redactURL(u))
+	return nil
 }
 
 // checkJWKSURI applies the host rule to a jwks_uri discovered in the
 // metadata document at meta: the same host and port, or an allowed host.
 func (p urlPolicy) checkJWKSURI(meta, u *url.URL) error {
-	if strings.EqualFold(hostPort(meta), hostPort(u)) {
+	if p.p.Discovered(meta, u) {
 		return nil
 	}
-	host, port := strings.ToLower(u.Hostname()), u.Port()
-	for _, ah := range p.allowedHosts {
-		if ah.host != host {
-			continue
-		}
-		if ah.port == port || ah.port == "" && (port == "" || port == defaultPort(u.Scheme)) {
-			return nil
-		}
-	}
 	return fmt.Errorf("jwkscache: jwks_uri host %s is not the metadata host %s (list it in AllowedJWKSHosts)", truncate(u.Host, 256), meta.Host)
-}
-
-// redactURL returns u's scheme, host and path: no user info, no query.
-func redactURL(u *url.URL) string {
-	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}).String()
 }

@@ -181,7 +181,7 @@ func TestAllowedJWKSHostsValidated(t *testing.T) {
 		}
 	}
 	for _, h := range []string{"keys.example.com", "KEYS.example.com:8443", "[::1]:8443", "10.0.0.1"} {
-		if _, err := parseAllowedHost(h); err != nil {
+		if _, err := newURLPolicy(&url.URL{Scheme: "https", Host: "issuer.example.com"}, &Config{AllowedJWKSHosts: []string{h}}); err != nil {
 			t.Errorf("%q: %v", h, err)
 		}
 	}
