@@ -218,7 +218,7 @@ func (l *Logger) ObserveVerify(ev jwtverify.VerifyEvent) {
 		transport: TransportVerify, result: jwtverify.DecisionUnauthenticated,
 		reason: string(ev.Reason), rule: ev.Rule, issuer: issuerName(ev.Issuer),
 	}
-	if ev.Reason == jwtverify.ReasonKeysUnavailable {
+	if ev.Reason.Unavailable() {
 		k.result = jwtverify.DecisionUnavailable
 	}
 	if !l.allow(k) {

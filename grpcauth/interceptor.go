@@ -362,12 +362,12 @@ func (i *Interceptor) authorize(ctx context.Context, fullMethod string, bound bo
 			ev.Issuer, ev.Rule = je.Issuer, je.Rule
 		}
 		var st *status.Status
-		switch reason {
-		case jwtverify.ReasonKeysUnavailable:
+		switch {
+		case reason.Unavailable():
 			ev.Result, st = jwtverify.DecisionUnavailable, i.st.unavailable
-		case jwtverify.ReasonExpired:
+		case reason == jwtverify.ReasonExpired:
 			st = i.st.expired
-		case jwtverify.ReasonBinding:
+		case reason == jwtverify.ReasonBinding:
 			st = i.st.binding
 		default:
 			st = i.st.invalidToken

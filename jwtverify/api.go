@@ -37,6 +37,25 @@ const (
 	// unbound token under binding.Required. Error.Rule holds the precise
 	// binding.Reason (for example "thumbprint_mismatch").
 	ReasonBinding Reason = "binding"
+	// ReasonIntrospectionUnavailable: an opaque token of an issuer that
+	// introspects cannot be decided now: its introspection endpoint is
+	// down, answered 5xx or something unparsable, or the issuer's call
+	// budget is spent. Error.Rule holds the precise introspect.Reason. A
+	// server condition: 503 with Retry-After, never 401.
+	ReasonIntrospectionUnavailable Reason = "introspection_unavailable"
+	// ReasonDPoPProof: the request's DPoP proof (RFC 9449) is missing,
+	// malformed, fails a check of section 4.3, or replays an accepted
+	// proof. Error.Rule holds the precise dpop reason. 401 with a DPoP
+	// challenge, error="invalid_dpop_proof".
+	ReasonDPoPProof Reason = "dpop_proof"
+	// ReasonDPoPNonce: the DPoP proof lacks the server-provided nonce or
+	// carries a stale one (RFC 9449 section 9): 401 with
+	// error="use_dpop_nonce" and a fresh DPoP-Nonce header.
+	ReasonDPoPNonce Reason = "dpop_nonce"
+	// ReasonReplayUnavailable: the DPoP replay store cannot record a proof
+	// (full, or a shared store failing). A server condition: 503, never
+	// an acceptance.
+	ReasonReplayUnavailable Reason = "replay_unavailable"
 )
 
 // RFC 6750 section 3.1 error codes.
@@ -44,6 +63,9 @@ const (
 	CodeInvalidRequest    = "invalid_request"
 	CodeInvalidToken      = "invalid_token"
 	CodeInsufficientScope = "insufficient_scope"
+	// RFC 9449 section 7.1 and 12.2 error codes of the DPoP scheme.
+	CodeInvalidDPoPProof = "invalid_dpop_proof"
+	CodeUseDPoPNonce     = "use_dpop_nonce"
 )
 
 // TypePolicy says which JOSE header "typ" values an issuer accepts.

@@ -76,6 +76,11 @@ var (
 	ErrKeysUnavailable   = &Error{Reason: ReasonKeysUnavailable}
 	ErrInsufficientScope = &Error{Reason: ReasonInsufficientScope}
 	ErrBinding           = &Error{Reason: ReasonBinding}
+
+	ErrIntrospectionUnavailable = &Error{Reason: ReasonIntrospectionUnavailable}
+	ErrDPoPProof                = &Error{Reason: ReasonDPoPProof}
+	ErrDPoPNonce                = &Error{Reason: ReasonDPoPNonce}
+	ErrReplayUnavailable        = &Error{Reason: ReasonReplayUnavailable}
 )
 
 // Reasons returns the fixed set of reasons (a new slice each call).
@@ -84,8 +89,21 @@ func Reasons() []Reason {
 		ReasonMalformed, ReasonUnsupportedAlg, ReasonUnknownKey, ReasonBadSignature,
 		ReasonExpired, ReasonNotYetValid, ReasonIssuer, ReasonAudience, ReasonClient,
 		ReasonType, ReasonMissingClaim, ReasonKeysUnavailable, ReasonInsufficientScope,
-		ReasonBinding,
+		ReasonBinding, ReasonIntrospectionUnavailable, ReasonDPoPProof, ReasonDPoPNonce,
+		ReasonReplayUnavailable,
 	}
+}
+
+// Unavailable reports whether r is a server condition (the answer is 503
+// with Retry-After, or gRPC Unavailable: retry later), not a verdict on
+// the token: keys_unavailable, introspection_unavailable,
+// replay_unavailable.
+func (r Reason) Unavailable() bool {
+	switch r {
+	case ReasonKeysUnavailable, ReasonIntrospectionUnavailable, ReasonReplayUnavailable:
+		return true
+	}
+	return false
 }
 
 // ReasonOf returns the Reason of err: the Reason of the first *Error in its
@@ -101,15 +119,20 @@ func ReasonOf(err error) Reason {
 	return ReasonMalformed
 }
 
-// Code returns the RFC 6750 error code for r: invalid_token for every token
-// problem, insufficient_scope, or "" for keys_unavailable (a server
-// condition, 503).
+// Code returns the error code for r: invalid_token for every token
+// problem, insufficient_scope, invalid_dpop_proof and use_dpop_nonce (RFC
+// 9449), or "" for a server condition (see Unavailable: 503).
 func (r Reason) Code() string {
+	if r.Unavailable() {
+		return ""
+	}
 	switch r {
 	case ReasonInsufficientScope:
 		return CodeInsufficientScope
-	case ReasonKeysUnavailable:
-		return ""
+	case ReasonDPoPProof:
+		return CodeInvalidDPoPProof
+	case ReasonDPoPNonce:
+		return CodeUseDPoPNonce
 	default:
 		return CodeInvalidToken
 	}
@@ -123,6 +146,8 @@ const (
 	descInsufficientScope = "The access token lacks the permissions this request requires"
 	descUnavailable       = "The access token cannot be verified at the moment"
 	descBinding           = "The access token is bound to a client certificate or key this request does not prove"
+	descDPoPProof         = "The DPoP proof is invalid"
+	descDPoPNonce         = "The DPoP proof must carry the nonce the server provided"
 )
 
 // Description returns the fixed client-facing error_description for r:
@@ -137,8 +162,12 @@ func (r Reason) Description() string {
 		return descBinding
 	case ReasonInsufficientScope:
 		return descInsufficientScope
-	case ReasonKeysUnavailable:
+	case ReasonKeysUnavailable, ReasonIntrospectionUnavailable, ReasonReplayUnavailable:
 		return descUnavailable
+	case ReasonDPoPProof:
+		return descDPoPProof
+	case ReasonDPoPNonce:
+		return descDPoPNonce
 	default:
 		return descInvalidToken
 	}

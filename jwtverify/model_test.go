@@ -234,7 +234,7 @@ func TestRequirements(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	if len(Reasons()) != 14 {
+	if len(Reasons()) != 18 {
 		t.Fatal("Reasons")
 	}
 	for _, r := range Reasons() {
@@ -258,8 +258,16 @@ func TestErrors(t *testing.T) {
 			if r.Code() != CodeInsufficientScope {
 				t.Fatal(r)
 			}
-		case ReasonKeysUnavailable:
-			if r.Code() != "" {
+		case ReasonKeysUnavailable, ReasonIntrospectionUnavailable, ReasonReplayUnavailable:
+			if r.Code() != "" || !r.Unavailable() || desc != ReasonKeysUnavailable.Description() {
+				t.Fatal(r)
+			}
+		case ReasonDPoPProof:
+			if r.Code() != CodeInvalidDPoPProof || desc == ReasonMalformed.Description() || desc == "" {
+				t.Fatal(r)
+			}
+		case ReasonDPoPNonce:
+			if r.Code() != CodeUseDPoPNonce || desc == ReasonDPoPProof.Description() || desc == "" {
 				t.Fatal(r)
 			}
 		case ReasonBinding:
@@ -270,6 +278,9 @@ func TestErrors(t *testing.T) {
 			if r.Code() != CodeInvalidToken || desc != ReasonMalformed.Description() {
 				t.Fatalf("%s: %q %q", r, r.Code(), desc)
 			}
+		}
+		if r.Unavailable() != (r.Code() == "") {
+			t.Fatalf("%s: Unavailable %v with code %q", r, r.Unavailable(), r.Code())
 		}
 	}
 	if ReasonOf(nil) != "" || ReasonOf(errors.New("x")) != ReasonMalformed {

@@ -330,7 +330,7 @@ func (a *Authenticator) invalid(err error) Outcome {
 // invalid_token: an unknown reason fails closed as a bad token.
 func (a *Authenticator) rejected(err error) Outcome {
 	reason := jwtverify.ReasonOf(err)
-	if reason == jwtverify.ReasonKeysUnavailable {
+	if reason.Unavailable() {
 		return Outcome{
 			Result: jwtverify.DecisionUnavailable, Reason: reason, Err: err,
 			Status: http.StatusServiceUnavailable, Description: descUnavailable,
