@@ -81,7 +81,6 @@ type Checker struct {
 	replay   ReplayStore
 	nonces   *Nonces
 	now      func() time.Time
-	maxUntil time.Duration
 }
 
 // New validates cfg and returns a Checker.
