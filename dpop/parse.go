@@ -193,7 +193,7 @@ func (p *proof) parseClaims(b []byte) *Error {
 // most 12 integer digits, and returns its integer part.
 func (r *jsonReader) numericDate() (int64, bool) {
 	num, ok := r.number()
-	if !ok || len(num) == 0 || num[0] == '-' {
+	if !ok || len(num) == 0 || num[0] == '-' || indexAny(num, 'e', 'E') >= 0 {
 		return 0, false
 	}
 	var v int64
