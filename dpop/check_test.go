@@ -60,8 +60,13 @@ func TestCheckTooLarge(t *testing.T) {
 	big := mustProof(t, p, "GET", apiURL, token, "", oauthtest.WithProofClaims(map[string]any{"pad": strings.Repeat("a", 1024)}))
 	expectRefused(t, c, big, dpop.ReasonTooLarge)
 	// The default bound admits an RSA-4096 key and signature.
-	rsa4096 := newChecker(t, dpop.Config{})
-	_ = rsa4096
+	p4096, err := oauthtest.NewDPoPProverKey("RS256", rsaKey(t, 4096))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newChecker(t, dpop.Config{}).Check(request("GET", "/orders/42", mustProof(t, p4096, "GET", apiURL, token, "")), token); err != nil {
+		t.Fatalf("RSA-4096 proof: %v", err)
+	}
 }
 
 func TestCheckNotCompactJWS(t *testing.T) {
