@@ -170,4 +170,3 @@ func BenchmarkRefusedBeforeSignature(b *testing.B) {
 		}
 	}
 }
-
