@@ -61,14 +61,16 @@ func (s *MemoryStore) Record(ctx context.Context, key [32]byte, now, until time.
 	n, u := now.UnixNano(), until.UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for len(s.exp) > 0 && s.exp[0].until <= n {
+	// A key is held through its until instant (a proof is accepted while
+	// |now - iat| <= window, until = iat + window): evicted only after.
+	for len(s.exp) > 0 && s.exp[0].until < n {
 		e := heap.Pop(&s.exp).(expiry)
 		delete(s.keys, e.key)
 	}
 	if _, ok := s.keys[key]; ok {
 		return ErrReplay
 	}
-	if u <= n {
+	if u < n {
 		return nil // already outside its window: nothing to remember
 	}
 	if len(s.keys) >= s.max {

@@ -29,9 +29,12 @@ func TestMemoryStoreReplayAndExpiry(t *testing.T) {
 	if err := s.Record(ctx, key(1), now.Add(59*time.Second), now.Add(2*time.Minute)); !errors.Is(err, dpop.ErrReplay) {
 		t.Fatalf("replay within the window: %v", err)
 	}
-	// At its expiry the key is evicted and may be recorded again (a proof
-	// that old fails the iat check anyway).
-	if err := s.Record(ctx, key(1), now.Add(time.Minute), now.Add(2*time.Minute)); err != nil {
+	// Held through its until instant, evicted after it (a proof that old
+	// fails the iat check anyway).
+	if err := s.Record(ctx, key(1), now.Add(time.Minute), now.Add(2*time.Minute)); !errors.Is(err, dpop.ErrReplay) {
+		t.Fatalf("replay at the until instant: %v", err)
+	}
+	if err := s.Record(ctx, key(1), now.Add(time.Minute+1), now.Add(2*time.Minute)); err != nil {
 		t.Fatalf("after expiry: %v", err)
 	}
 	// An already expired entry is not stored.
@@ -69,7 +72,7 @@ func TestMemoryStoreFullRefusesThenRecovers(t *testing.T) {
 		t.Fatalf("len %d cap %d", s.Len(), s.Cap())
 	}
 	// Expired entries are evicted as new ones arrive: the 10 oldest expire.
-	later := now.Add(time.Minute + 9*time.Millisecond)
+	later := now.Add(time.Minute + 9*time.Millisecond + 1)
 	for i := range 10 {
 		if err := s.Record(ctx, key(1000+i), later, later.Add(time.Minute)); err != nil {
 			t.Fatalf("after expiry, key %d: %v", i, err)
