@@ -37,7 +37,7 @@ func (c *Checker) check(r *http.Request, accessToken string, rs bool) (Verified,
 		return Verified{}, refuse(ReasonJWK, "no jwk header member")
 	}
 	var key pubKey
-	if err := p.jwk.publicKey(alg, &key); err != nil {
+	if err := p.jwk.publicKey(alg, &key, &c.ecKeys); err != nil {
 		return Verified{}, err
 	}
 	if err := c.checkClaims(r, &p, accessToken, rs); err != nil {
