@@ -66,8 +66,10 @@ func (v *Verifier) Issuers() []IssuerInfo {
 }
 
 // Verify checks token and returns its Principal, or a *Error. The token is
-// the bare compact JWS (the adapters strip "Bearer "). ctx bounds only a
-// key refresh the source may do for an unknown kid.
+// the bare compact JWS, or an opaque token for an issuer that introspects
+// (see "Opaque tokens" in the package documentation; the adapters strip
+// "Bearer "). ctx bounds only a key refresh the source may do for an
+// unknown kid, or the wait for an introspection call.
 //
 // A token seen before and still valid is answered from the verified-token
 // cache without any parsing or crypto, after re-checking exp/nbf against
