@@ -711,3 +711,27 @@ func TestOpaqueBoundToken(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestOpaqueForget: Verifier.Forget drops an opaque token from the
+// verifier's cache and the Source's, so a revoked token is refused at
+// once instead of after MaxAge.
+func TestOpaqueForget(t *testing.T) {
+	ctx := context.Background()
+	e := newOpaqueEnv(t, jwtverify.ModeIntrospect, oauthtest.OpaqueRandom, nil)
+	tok := e.opaque()
+	if _, err := e.v.Verify(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Revoke(tok)
+	if _, err := e.v.Verify(ctx, tok); err != nil {
+		t.Fatalf("within the revocation delay: %v", err)
+	}
+	if !e.v.Forget(tok) {
+		t.Fatal("Forget found nothing")
+	}
+	_, err := e.v.Verify(ctx, tok)
+	wantRule(t, err, jwtverify.ReasonInactive, "inactive")
+	if n := e.calls(); n != 2 {
+		t.Fatalf("%d calls, want 2", n)
+	}
+}
