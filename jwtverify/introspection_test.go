@@ -371,7 +371,7 @@ func TestOpaqueRoutingConfig(t *testing.T) {
 			mk("b", "https://b.test", jwtverify.ModeIntrospect, "ory_at_"),
 		}, "overlap"},
 		{"prefix_with_dot", []jwtverify.IssuerConfig{mk("a", "https://a.test", jwtverify.ModeIntrospect, "a.b")}, "OpaquePrefix"},
-		{"jwt_with_introspection", []jwtverify.IssuerConfig{mk("a", "https://a.test", jwtverify.ModeJWT, "")}, "need Mode"},
+		{"jwt_with_introspection", []jwtverify.IssuerConfig{mk("a", "https://a.test", jwtverify.ModeJWT, "")}, "fields need Mode"},
 		{"introspect_without_introspection", func() []jwtverify.IssuerConfig {
 			ic := mk("a", "https://a.test", jwtverify.ModeIntrospect, "")
 			ic.Introspection = nil
