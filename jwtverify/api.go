@@ -141,7 +141,8 @@ type IssuerConfig struct {
 	// AllowAnyClient accepts every client the issuer issues tokens to.
 	AllowAnyClient bool
 	// ClientIDClaims lists the claims holding the client ID, first present
-	// wins. Default: azp, client_id, appid, cid.
+	// wins. Default: azp, client_id, appid, cid. An introspection answer's
+	// client is always its "client_id" (RFC 7662).
 	ClientIDClaims []string
 	// Algorithms is the exact, case-sensitive allow list (RS256, RS384,
 	// RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA). Required

@@ -143,6 +143,9 @@
 // Accepted introspected Principals live in the verified-token cache until
 // the earlier of exp plus leeway and the end of the Source's reuse of the
 // answer (its MaxAge after the call): a hit costs what a JWT hit costs.
+// Like a JWT entry, such an entry holds the token itself (a hit compares
+// the whole string; only an accepted token is ever stored); the Source's
+// own cache holds only the SHA-256 of tokens.
 // That MaxAge is the revocation delay, the one documented exception to
 // "a cache may only skip work whose answer cannot change".
 package jwtverify

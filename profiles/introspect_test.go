@@ -111,3 +111,47 @@ func TestNoIntrospection(t *testing.T) {
 		t.Fatalf("ModeJWT: %v", err)
 	}
 }
+
+// TestKeycloakIntrospection: the endpoint is discovered from the realm's
+// metadata; the profile's role mapping and typ rule apply to the answer.
+func TestKeycloakIntrospection(t *testing.T) {
+	s := newServer(t, oauthtest.WithIssuerPath("/realms/acme"))
+	s.RegisterClient(oauthtest.Client{ID: "orders-worker", Secret: "s", Scopes: []string{"profile"}})
+	s.SetOpaqueClient("orders-worker", oauthtest.OpaqueRandom)
+	s.RegisterIntrospectionClient(oauthtest.IntrospectionClient{ID: "orders-api", Secret: "api-secret"})
+	p := mustProfile(t)(profiles.Keycloak(profiles.KeycloakOptions{Issuer: s.Issuer(), ClientIDs: []string{"orders-worker"}, RoleClients: []string{"orders-api"}}))
+	src, err := p.StartIntrospection(jwtverify.ModeIntrospect, introspect.Config{
+		Auth: introspect.ClientAuth{Method: introspect.AuthClientSecretPost, ClientID: "orders-api", ClientSecret: "api-secret"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	v, err := jwtverify.New(jwtverify.Config{Issuers: profiles.IssuerConfigs(p)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s.SetIntrospectionExtra(map[string]any{"typ": "Bearer", "azp": "orders-worker",
+		"resource_access": map[string]any{"orders-api": map[string]any{"roles": []string{"orders:read"}}}})
+	tok, _ := s.MintOpaque("orders-worker")
+	pr, err := v.Verify(ctx, tok)
+	if err != nil || !pr.HasRole("orders:read") || !pr.HasScope("profile") {
+		t.Fatalf("%v %v", pr, err)
+	}
+	if n := s.Requests(oauthtest.EndpointDiscovery); n == 0 {
+		t.Fatal("the endpoint was not discovered")
+	}
+	// A refresh token's answer (typ Refresh) is refused.
+	s.SetIntrospectionExtra(map[string]any{"typ": "Refresh"})
+	tok, _ = s.MintOpaque("orders-worker")
+	if _, err := v.Verify(ctx, tok); !errors.Is(err, jwtverify.ErrType) {
+		t.Fatalf("refresh: %v", err)
+	}
+	// An answer without typ: the profile requires it.
+	s.SetIntrospectionExtra(map[string]any{"typ": nil})
+	tok, _ = s.MintOpaque("orders-worker")
+	if _, err := v.Verify(ctx, tok); !errors.Is(err, jwtverify.ErrMissingClaim) {
+		t.Fatalf("no typ: %v", err)
+	}
+}
