@@ -735,3 +735,28 @@ func TestOpaqueForget(t *testing.T) {
 		t.Fatalf("%d calls, want 2", n)
 	}
 }
+
+// TestOpaqueNoExpiry: with the Source's InsecureAllowNoExpiry an answer
+// without exp is accepted for MaxAge only: ExpiresAt is the zero Time and
+// ValidUntil the end of the reuse.
+func TestOpaqueNoExpiry(t *testing.T) {
+	ctx := context.Background()
+	const maxAge = 30 * time.Second
+	e := newOpaqueEnv(t, jwtverify.ModeIntrospect, oauthtest.OpaqueRandom, func(sc *introspect.Config, _ *jwtverify.Config) {
+		sc.InsecureAllowNoExpiry, sc.MaxAge = true, maxAge
+	})
+	e.srv.SetIntrospectionExtra(map[string]any{"exp": nil})
+	tok := e.opaque()
+	start := e.clk.now()
+	p, err := e.v.Verify(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.ExpiresAt().IsZero() || !p.ValidUntil().Equal(start.Add(maxAge).Truncate(time.Microsecond)) {
+		t.Fatalf("ExpiresAt %v ValidUntil %v", p.ExpiresAt(), p.ValidUntil())
+	}
+	e.srv.Revoke(tok)
+	e.clk.add(maxAge)
+	_, err = e.v.Verify(ctx, tok)
+	wantRule(t, err, jwtverify.ReasonInactive, "inactive")
+}

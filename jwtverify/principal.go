@@ -173,9 +173,11 @@ func (p *Principal) HasRole(r string) bool { return p != nil && has(p.roles, r) 
 // credentials), by the issuer's AppOnly function or the default heuristic.
 func (p *Principal) AppOnly() bool { return p != nil && p.appOnly }
 
-// ExpiresAt returns the exp claim.
+// ExpiresAt returns the exp claim (the zero Time for an introspection
+// answer without exp, accepted only with the Source's
+// InsecureAllowNoExpiry).
 func (p *Principal) ExpiresAt() time.Time {
-	if p == nil {
+	if p == nil || p.exp == 0 && p.until != 0 {
 		return time.Time{}
 	}
 	return time.UnixMicro(p.exp)
