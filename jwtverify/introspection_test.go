@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -759,4 +760,28 @@ func TestOpaqueNoExpiry(t *testing.T) {
 	e.clk.add(maxAge)
 	_, err = e.v.Verify(ctx, tok)
 	wantRule(t, err, jwtverify.ReasonInactive, "inactive")
+}
+
+// TestOpaqueLightweightJWS: under ModeIntrospect a JWS naming the issuer
+// (a Keycloak lightweight token) is decided by the endpoint, not by its
+// signature, which is not checked: the answer is the Principal.
+func TestOpaqueLightweightJWS(t *testing.T) {
+	ctx := context.Background()
+	e := newOpaqueEnv(t, jwtverify.ModeIntrospect, oauthtest.OpaqueRandom, nil)
+	exp := e.clk.now().Add(time.Hour).Unix()
+	e.srv.SetFault(oauthtest.EndpointIntrospect, oauthtest.Fault{Body: []byte(fmt.Sprintf(
+		`{"active":true,"exp":%d,"iss":%q,"aud":%q,"client_id":%q,"scope":"orders.read","typ":"Bearer"}`,
+		exp, e.srv.Issuer(), oauthtest.DefaultAudience, opaqueCaller))})
+	lightweight := e.srv.MintT(t, oauthtest.WithClaims(map[string]any{"scope": nil, "aud": nil}),
+		oauthtest.WithSignatureFunc(func(_ string, sig []byte) []byte { sig[0] ^= 1; return sig }))
+	p, err := e.v.Verify(ctx, lightweight)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Introspected() || !p.Has("orders.read") || p.ClientID() != opaqueCaller {
+		t.Fatalf("%v", p)
+	}
+	if n := e.calls(); n != 1 {
+		t.Fatalf("%d calls", n)
+	}
 }
