@@ -104,6 +104,16 @@ func (s *Source) Close() {
 	s.wg.Wait()
 }
 
+// Forget drops the cached answer for token (accepted or refused), so that
+// its next Introspect calls the endpoint: for example after learning that
+// the token was revoked, to end the revocation delay. It reports whether
+// an answer was cached. A call in flight for the token may cache its
+// answer again.
+func (s *Source) Forget(token string) bool {
+	k := hashToken(token)
+	return s.cache.forget(&k)
+}
+
 // Name returns the configured name.
 func (s *Source) Name() string { return s.cfg.Name }
 
@@ -188,7 +198,8 @@ func (s *Source) run(k key, f *flight, token string) {
 				until = exp
 			}
 		}
-		s.cache.put(k, &entry{res: f.res, until: until.UnixNano(), size: f.res.size()}, now.UnixNano())
+		f.res.until = until.UnixNano()
+		s.cache.put(k, &entry{res: f.res, until: f.res.until, size: f.res.size()}, now.UnixNano())
 	case f.err.Reason.Unavailable():
 		ev.Result, ev.Reason = CallUnavailable, f.err.Reason
 	default:

@@ -41,6 +41,7 @@
 //	token refused by the verifier       401  Bearer realm="api", error="invalid_token", error_description="..."
 //	valid token lacking a permission    403  Bearer realm="api", error="insufficient_scope", error_description="...", scope="a b"
 //	no usable key set at all            503  Retry-After: 30 (no challenge: a server condition)
+//	introspection cannot decide now     503  Retry-After: 30, or when the issuer's call budget refills
 //
 // Descriptions are fixed texts (jwtverify.Reason.Description: only an
 // expired token is told apart); nothing the client sent is ever reflected

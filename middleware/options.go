@@ -246,7 +246,10 @@ func WithResourceMetadata(md ResourceMetadata) Option {
 }
 
 // WithRetryAfter sets the Retry-After of the 503 answer sent when no
-// usable key set exists (default DefaultRetryAfter, rounded up to seconds).
+// usable key set exists, or an introspection endpoint cannot answer
+// (default DefaultRetryAfter, rounded up to seconds). A spent
+// introspection budget answers with its own estimate instead
+// (jwtverify.Error.RetryAfter).
 func WithRetryAfter(d time.Duration) Option {
 	return func(c *config) {
 		if d <= 0 {
