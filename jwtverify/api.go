@@ -56,6 +56,10 @@ const (
 	// (full, or a shared store failing). A server condition: 503, never
 	// an acceptance.
 	ReasonReplayUnavailable Reason = "replay_unavailable"
+	// ReasonInactive: the issuer's introspection endpoint answered that
+	// the opaque token is not active (RFC 7662: revoked, expired or never
+	// issued). 401 invalid_token. Error.Rule is "inactive".
+	ReasonInactive Reason = "inactive"
 )
 
 // RFC 6750 section 3.1 error codes.
@@ -120,7 +124,8 @@ type IssuerConfig struct {
 	// Any tenant of the provider can then mint accepted tokens: you MUST
 	// NOT set it unless another check (ClientIDs) binds callers.
 	InsecureAllowAnyTenant bool
-	// Keys is the key source. Required.
+	// Keys is the key source. Required, except under ModeIntrospect
+	// (where no JWT is verified with keys).
 	Keys jwkscache.KeySource
 	// Audiences: the token's aud must contain one of these exactly.
 	// Required unless InsecureSkipAudienceCheck.
@@ -139,8 +144,9 @@ type IssuerConfig struct {
 	// wins. Default: azp, client_id, appid, cid.
 	ClientIDClaims []string
 	// Algorithms is the exact, case-sensitive allow list (RS256, RS384,
-	// RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA). Required;
-	// "none" and HMAC are refused at construction.
+	// RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA). Required
+	// (except under ModeIntrospect); "none" and HMAC are refused at
+	// construction.
 	Algorithms []string
 	// Leeway for exp, nbf and iat. Zero means 30 s; NoLeeway means none;
 	// capped at 5 minutes.
@@ -196,6 +202,27 @@ type IssuerConfig struct {
 	// ValidateCodes declares the sub-reason codes Validate may return
 	// through RuleError. Codes follow the Rule.Code syntax.
 	ValidateCodes []string
+
+	// Mode says how the issuer's tokens are verified: ModeJWT (the zero
+	// value, JWTs only), ModeIntrospect or ModeJWTOrIntrospect (opaque
+	// tokens by RFC 7662 introspection). See "Opaque tokens" in the
+	// package documentation for the routing rules.
+	Mode Mode
+	// Introspection decides on the tokens this issuer introspects
+	// (usually an *introspect.Source for this issuer). Required unless
+	// ModeJWT, refused with ModeJWT. Audiences, ClientIDs and
+	// Permissions of this IssuerConfig apply to its answers exactly as to
+	// a JWT's claims (the Source checks its own lists too: give it the
+	// same ones).
+	Introspection Introspector
+	// OpaquePrefix, when set, routes the opaque tokens that start with it
+	// (for example "ory_at_") to this issuer; an introspecting issuer
+	// without one takes every opaque token no prefix claims. New refuses
+	// two introspecting issuers without a prefix and prefixes of which one
+	// starts the other: an opaque token is never sent to more than one
+	// endpoint. 1 to 32 b64token characters, no dot. Only with ModeIntrospect
+	// or ModeJWTOrIntrospect.
+	OpaquePrefix string
 }
 
 // Rule is a named check of a verified token. See IssuerConfig.Rules.

@@ -83,6 +83,10 @@ type issuer struct {
 	ignoreCnf  bool
 	binding    binding.Config
 	publicInfo IssuerInfo
+
+	mode         Mode
+	intro        Introspector // nil under ModeJWT
+	opaquePrefix string
 }
 
 // compiler collects the claim names of interest across issuers.
@@ -160,7 +164,10 @@ func compileIssuer(ic *IssuerConfig, c *compiler) (*issuer, error) {
 	default:
 		return nil, fail("issuer template holds %s more than once", tenantPlaceholder)
 	}
-	if ic.Keys == nil {
+	if err := compileRouting(ic, is); err != nil {
+		return nil, fail("%v", err)
+	}
+	if ic.Keys == nil && ic.Mode != ModeIntrospect {
 		return nil, fail("Keys is required")
 	}
 	switch {
@@ -202,7 +209,7 @@ func compileIssuer(ic *IssuerConfig, c *compiler) (*issuer, error) {
 		}
 		is.clientIdx = append(is.clientIdx, c.index(n))
 	}
-	if len(ic.Algorithms) == 0 {
+	if len(ic.Algorithms) == 0 && ic.Mode != ModeIntrospect {
 		return nil, fail("Algorithms is required")
 	}
 	for _, a := range ic.Algorithms {
@@ -325,6 +332,9 @@ func compile(cfg *Config) (*Verifier, error) {
 			v.exact[is.iss] = is
 		}
 		v.issuers = append(v.issuers, is)
+	}
+	if err := compileOpaqueRoutes(v); err != nil {
+		return nil, err
 	}
 	if len(c.interest) > maxInterest {
 		return nil, fmt.Errorf("jwtverify: more than %d distinct client, permission and required claim names", maxInterest)

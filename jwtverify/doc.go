@@ -102,4 +102,47 @@
 // Principal carries the parsed confirmation (Principal.Confirmation),
 // cached with it. Binding refusals are ReasonBinding with the precise
 // binding.Reason as Error.Rule.
+//
+// # Opaque tokens
+//
+// An issuer whose IssuerConfig.Mode is ModeIntrospect or
+// ModeJWTOrIntrospect accepts tokens by OAuth 2.0 Token Introspection (RFC
+// 7662) through its IssuerConfig.Introspection (an *introspect.Source).
+// Routing, per token, before any call:
+//
+//   - A token shaped like a compact JWS (three non-empty segments) is
+//     decoded and its unverified iss picks the issuer, as today. Under
+//     ModeJWT and ModeJWTOrIntrospect it goes through the JWT pipeline and
+//     is never introspected, whatever check it fails (a bad signature is
+//     a refusal, not a reason to ask the server). Under ModeIntrospect it
+//     is introspected (Keycloak "lightweight" tokens). A JWS whose iss
+//     names no configured issuer is refused (ReasonIssuer) and never sent
+//     to an introspection endpoint: that would hand another issuer's
+//     token, a bearer secret, to ours.
+//   - Any other token is opaque: it names no issuer. It goes to the one
+//     introspecting issuer whose OpaquePrefix starts it, else to the one
+//     introspecting issuer without an OpaquePrefix, else it is refused
+//     (ReasonMalformed) as before. New refuses two introspecting issuers
+//     without a prefix and overlapping prefixes, so a token is never sent
+//     to more than one endpoint.
+//
+// An accepted answer becomes a Principal like a JWT's: the configured
+// issuer, sub, client_id, aud and exp of the answer, the issuer's
+// Permissions mapped over the whole answer (RawClaims), then Audiences,
+// ClientIDs, RequiredClaims, Rules and Validate of the IssuerConfig, which
+// are the source of truth (the Source checks its own lists too).
+// Principal.Introspected tells such a Principal apart. A refusal by the
+// endpoint or by a rule of the Source is a 401 with the closest Reason
+// (ReasonInactive, ReasonExpired, ReasonAudience, ...) and the precise
+// introspect.Reason as Error.Rule; a Source that cannot decide (endpoint
+// down, 5xx, unparsable answer, budget spent) gives
+// ReasonIntrospectionUnavailable (503) with the introspect.Reason as Rule
+// and, for a spent budget, Error.RetryAfter. Unavailability is never
+// cached.
+//
+// Accepted introspected Principals live in the verified-token cache until
+// the earlier of exp plus leeway and the end of the Source's reuse of the
+// answer (its MaxAge after the call): a hit costs what a JWT hit costs.
+// That MaxAge is the revocation delay, the one documented exception to
+// "a cache may only skip work whose answer cannot change".
 package jwtverify

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -27,6 +28,10 @@ type Error struct {
 	Missing []string
 	// Err is the cause.
 	Err error
+	// RetryAfter, on a server condition (Reason.Unavailable), is when the
+	// condition may be over if the verifier knows (an introspection
+	// budget says when it refills); zero means the adapter's default.
+	RetryAfter time.Duration
 }
 
 // Error returns "jwtverify: <reason>[ (issuer "<name>")][: detail][: cause]".
@@ -81,6 +86,7 @@ var (
 	ErrDPoPProof                = &Error{Reason: ReasonDPoPProof}
 	ErrDPoPNonce                = &Error{Reason: ReasonDPoPNonce}
 	ErrReplayUnavailable        = &Error{Reason: ReasonReplayUnavailable}
+	ErrInactive                 = &Error{Reason: ReasonInactive}
 )
 
 // Reasons returns the fixed set of reasons (a new slice each call).
@@ -90,7 +96,7 @@ func Reasons() []Reason {
 		ReasonExpired, ReasonNotYetValid, ReasonIssuer, ReasonAudience, ReasonClient,
 		ReasonType, ReasonMissingClaim, ReasonKeysUnavailable, ReasonInsufficientScope,
 		ReasonBinding, ReasonIntrospectionUnavailable, ReasonDPoPProof, ReasonDPoPNonce,
-		ReasonReplayUnavailable,
+		ReasonReplayUnavailable, ReasonInactive,
 	}
 }
 

@@ -234,7 +234,7 @@ func TestRequirements(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	if len(Reasons()) != 18 {
+	if len(Reasons()) != 19 {
 		t.Fatal("Reasons")
 	}
 	for _, r := range Reasons() {

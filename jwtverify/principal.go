@@ -39,7 +39,13 @@ type Principal struct {
 	appOnly    bool
 	cnf        binding.Confirmation // parsed cnf under a binding policy (else zero)
 	verifier   *Verifier            // the Verifier that built it (see Verifier.Issued)
+	until      int64                // introspected: when the answer stops being reused (microseconds), else 0
 }
+
+// Introspected reports whether the token was accepted by introspection
+// (RFC 7662) rather than verified as a JWT: its raw claims are then the
+// introspection answer.
+func (p *Principal) Introspected() bool { return p != nil && p.until != 0 }
 
 // Confirmation returns the token's parsed confirmation claim (cnf, RFC
 // 7800): the certificate or key thumbprints the token is bound to. It is
@@ -176,12 +182,17 @@ func (p *Principal) ExpiresAt() time.Time {
 }
 
 // ValidUntil returns the instant from which Verify refuses the token as
-// expired: exp plus the issuer's leeway. Adapters that keep a connection or
-// stream open on the strength of a token end it then. The zero Time for a
-// nil Principal.
+// expired: exp plus the issuer's leeway. For an introspected token it is
+// the earlier of that and the end of the answer's reuse (the
+// introspection source's MaxAge after its call: the revocation delay).
+// Adapters that keep a connection or stream open on the strength of a
+// token end it then. The zero Time for a nil Principal.
 func (p *Principal) ValidUntil() time.Time {
 	if p == nil {
 		return time.Time{}
+	}
+	if p.until != 0 && (p.exp == 0 || p.until < p.exp+p.leeway) {
+		return time.UnixMicro(p.until)
 	}
 	return time.UnixMicro(p.exp + p.leeway)
 }

@@ -26,6 +26,9 @@ type Verifier struct {
 	obs         Observer
 	cobs        ContextObserver // obs when it is one, else nil
 	cache       *tokenCache     // nil when disabled
+
+	opaqueDefault  *issuer   // the introspecting issuer without OpaquePrefix
+	opaquePrefixed []*issuer // the introspecting issuers with one
 }
 
 // New validates cfg and builds a Verifier. Misconfiguration fails here,
