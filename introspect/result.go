@@ -16,6 +16,7 @@ type Result struct {
 	scopes, aud       []string
 	exp, iat          int64 // seconds since the epoch; 0 when absent
 	raw               string
+	until             int64 // unix nanoseconds: end of the cache's reuse, set before publication
 
 	attachOnce sync.Once
 	attached   any
@@ -66,6 +67,12 @@ func (r *Result) IssuedAt() time.Time {
 	}
 	return time.Unix(r.iat, 0)
 }
+
+// ReusedUntil is when the Source stops reusing r: the earlier of exp plus
+// Leeway and MaxAge after the call that produced it (the revocation
+// delay). A consumer that keeps its own view of r (jwtverify's cache)
+// keeps it no longer.
+func (r *Result) ReusedUntil() time.Time { return time.Unix(0, r.until) }
 
 // RawJSON returns a copy of the whole answer as received: the raw claims of
 // the Principal built from it.

@@ -188,7 +188,8 @@ func (s *Source) run(k key, f *flight, token string) {
 				until = exp
 			}
 		}
-		s.cache.put(k, &entry{res: f.res, until: until.UnixNano(), size: f.res.size()}, now.UnixNano())
+		f.res.until = until.UnixNano()
+		s.cache.put(k, &entry{res: f.res, until: f.res.until, size: f.res.size()}, now.UnixNano())
 	case f.err.Reason.Unavailable():
 		ev.Result, ev.Reason = CallUnavailable, f.err.Reason
 	default:

@@ -122,10 +122,20 @@ func (c *tokenCache) get(h uint64, token string) (*cacheEntry, uint64) {
 func (c *tokenCache) check(e *cacheEntry, slot uint64, now int64) (p *Principal, err *Error, ok bool) {
 	if now >= e.expLimit {
 		c.remove(slot, e)
+		if e.src == nil {
+			// An introspected token whose answer may no longer be
+			// reused: ask its Source again (it knows whether exp passed).
+			return nil, nil, false
+		}
 		return nil, &Error{Reason: ReasonExpired, Issuer: e.is.name, Detail: "token expired"}, true
 	}
 	if now < e.nbfLimit {
 		return nil, &Error{Reason: ReasonNotYetValid, Issuer: e.is.name, Detail: "token not yet valid"}, true
+	}
+	if e.src == nil {
+		// An introspected token: expLimit already bounds the reuse of the
+		// answer (the revocation delay); there is no signing key.
+		return c.hit(e), nil, true
 	}
 	set := e.src.Current()
 	if set == nil {
@@ -138,11 +148,16 @@ func (c *tokenCache) check(e *cacheEntry, slot uint64, now int64) (p *Principal,
 		}
 		e.gen.Store(g)
 	}
+	return c.hit(e), nil, true
+}
+
+// hit records a hit on e and returns its Principal.
+func (c *tokenCache) hit(e *cacheEntry) *Principal {
 	if e.ref.Load() == 0 {
 		e.ref.Store(1)
 	}
 	c.hits[rand.Uint32()%hitStripes].n.Add(1)
-	return e.p, nil, true
+	return e.p
 }
 
 // remove drops e from slot if it is still there.

@@ -2,9 +2,13 @@ package jwtverify
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"strings"
+	"time"
 
+	"github.com/m2mauth/m2mauth/binding"
 	"github.com/m2mauth/m2mauth/introspect"
 )
 
@@ -135,4 +139,177 @@ func compileOpaqueRoutes(v *Verifier) error {
 		v.opaquePrefixed = append(v.opaquePrefixed, is)
 	}
 	return nil
+}
+
+// opaqueIssuer returns the issuer an opaque token is routed to: the one
+// whose OpaquePrefix starts it, else the one without a prefix, else nil.
+func (v *Verifier) opaqueIssuer(token string) *issuer {
+	for _, is := range v.opaquePrefixed {
+		if strings.HasPrefix(token, is.opaquePrefix) {
+			return is
+		}
+	}
+	return v.opaqueDefault
+}
+
+// introspected is what jwtverify attaches to an introspect.Result: the
+// Principal (or refusal) of issuer is of Verifier v for that answer.
+type introspected struct {
+	v   *Verifier
+	is  *issuer
+	p   *Principal
+	err *Error
+}
+
+// introspectToken is the introspection pipeline of issuer is: one call to
+// its Introspector (which caches and shares calls), the answer turned into
+// a Principal once per answer, then the checks of the clock. On success it
+// also returns a cache entry (when the cache is on).
+func (v *Verifier) introspectToken(ctx context.Context, is *issuer, token string, now time.Time) (*Principal, *issuer, *cacheEntry, *Error) {
+	res, err := is.intro.Introspect(ctx, token)
+	if err != nil || res == nil {
+		return nil, is, nil, introspectionRefusal(is, err)
+	}
+	build := func(r *introspect.Result) any { return v.fromResult(is, r) }
+	in, _ := res.Attached(build).(*introspected)
+	if in == nil || in.v != v || in.is != is {
+		// The Source is shared with another Verifier or issuer, which
+		// attached its own view first: build ours (not kept).
+		in = v.fromResult(is, res)
+	}
+	if in.err != nil {
+		e := *in.err
+		return nil, is, nil, &e
+	}
+	p := in.p
+	us := now.UnixMicro()
+	limit := p.until
+	if p.exp != 0 && p.exp+p.leeway < limit {
+		limit = p.exp + p.leeway
+	}
+	if us >= limit {
+		// The Source reused the answer past what this issuer's leeway
+		// allows (its own Leeway is larger).
+		return nil, is, nil, &Error{Reason: ReasonExpired, Issuer: is.name, Detail: "token expired"}
+	}
+	if v.cache == nil {
+		return p, is, nil, nil
+	}
+	return p, is, &cacheEntry{p: p, is: is, expLimit: limit, nbfLimit: math.MinInt64}, nil
+}
+
+// fromResult builds the Principal of an accepted answer and applies the
+// IssuerConfig's checks, the source of truth for what this API accepts:
+// Audiences (a present aud must name one; whether aud may be missing is
+// the Source's choice, introspect.Config.AllowMissingAudience), ClientIDs
+// (against client_id), RequiredClaims, the binding policy for a cnf, the
+// Permissions mapping, AppOnly and Rules.
+func (v *Verifier) fromResult(is *issuer, r *introspect.Result) *introspected {
+	in := &introspected{v: v, is: is}
+	fail := func(reason Reason, detail string) *introspected {
+		in.err = &Error{Reason: reason, Issuer: is.name, Detail: detail}
+		return in
+	}
+	until := r.ReusedUntil().UnixMicro()
+	if until <= 0 {
+		return fail(ReasonIntrospectionUnavailable, "introspection answer without a reuse deadline")
+	}
+	t := parsed{raw: r.RawJSON()}
+	if err := parseClaims(t.raw, v.interestTab, &t.c); err != nil {
+		err.Issuer = is.name
+		err.Detail = "introspection answer: " + err.Detail
+		in.err = err
+		return in
+	}
+	t.doc = bytesString(t.raw)
+	p := &Principal{
+		raw: t.doc, issuerName: is.name, iss: r.Issuer(), sub: r.Subject(), clientID: r.ClientID(),
+		leeway: is.leeway, verifier: v, until: until, aud: r.Audiences(),
+	}
+	if exp := r.ExpiresAt(); !exp.IsZero() {
+		p.exp = exp.UnixMicro()
+	}
+	if iat := r.IssuedAt(); !iat.IsZero() {
+		p.iat, p.hasIat = iat.UnixMicro(), true
+	}
+	if t.c.jti.kind == kindString {
+		p.jti = stringOf(t.doc, t.c.jti)
+	}
+	if !is.skipAud && len(p.aud) > 0 && !audOK(p.aud, is.audiences) {
+		return fail(ReasonAudience, "aud names none of the configured audiences")
+	}
+	if !is.anyClient {
+		if p.clientID == "" {
+			return fail(ReasonClient, "no client_id in the introspection answer")
+		}
+		if _, ok := is.clientIDs[p.clientID]; !ok {
+			return fail(ReasonClient, "client "+quote(p.clientID)+" is not allowed")
+		}
+	}
+	for i, idx := range is.required {
+		if k := t.c.extra[idx].kind; k == 0 || k == kindNull {
+			return fail(ReasonMissingClaim, "required claim "+quote(is.reqNames[i])+" is missing")
+		}
+	}
+	if t.c.hasCnf {
+		if !is.ignoreCnf && is.binding.Policy == binding.Off {
+			return fail(ReasonType, "token is sender-constrained (cnf)")
+		}
+		cnf, err := parseCnf(is, &t)
+		if err != nil {
+			err.Issuer = is.name
+			in.err = err
+			return in
+		}
+		p.cnf = cnf
+	}
+	if err := mapAndRule(is, &t, p); err != nil {
+		err.Issuer = is.name
+		in.err = err
+		return in
+	}
+	in.p = p
+	return in
+}
+
+// introspectionRefusal maps an Introspector's error: a refusal is 401 with
+// the closest Reason, a Source that cannot decide is
+// ReasonIntrospectionUnavailable (503) with its RetryAfter; either way
+// Rule is the precise introspect.Reason. Anything else is unavailable:
+// never an acceptance, never a refusal of a token that may be valid.
+func introspectionRefusal(is *issuer, err error) *Error {
+	var ie *introspect.Error
+	if !errors.As(err, &ie) {
+		return &Error{Reason: ReasonIntrospectionUnavailable, Issuer: is.name, Detail: "introspector failed", Err: err}
+	}
+	e := &Error{Reason: ReasonIntrospectionUnavailable, Issuer: is.name, Rule: string(ie.Reason), Detail: "introspection " + string(ie.Reason), Err: err}
+	if ie.Reason.Unavailable() {
+		e.RetryAfter = ie.RetryAfter
+		return e
+	}
+	switch ie.Reason {
+	case introspect.ReasonMalformed:
+		e.Reason = ReasonMalformed
+	case introspect.ReasonInactive:
+		e.Reason = ReasonInactive
+	case introspect.ReasonExpired:
+		e.Reason = ReasonExpired
+	case introspect.ReasonNotYetValid:
+		e.Reason = ReasonNotYetValid
+	case introspect.ReasonIssuer:
+		e.Reason = ReasonIssuer
+	case introspect.ReasonAudience:
+		e.Reason = ReasonAudience
+	case introspect.ReasonClient:
+		e.Reason = ReasonClient
+	case introspect.ReasonType, introspect.ReasonBound:
+		e.Reason = ReasonType
+	case introspect.ReasonMissingClaim:
+		e.Reason = ReasonMissingClaim
+	default:
+		// A refusal this version does not know: refuse (fail closed) with
+		// a bounded rule.
+		e.Reason, e.Rule = ReasonMalformed, "unknown"
+	}
+	return e
 }

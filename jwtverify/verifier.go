@@ -297,6 +297,13 @@ type parsed struct {
 // one named phase after another. On success it returns a cache entry
 // describing the Principal (nil when the cache is off).
 func (v *Verifier) verifySlow(ctx context.Context, token string, now time.Time) (*Principal, *issuer, *cacheEntry, *Error) {
+	if _, _, _, jws := splitCompact(token); !jws {
+		// Opaque: it names no issuer; at most one introspecting issuer
+		// takes it (see "Opaque tokens" in the package documentation).
+		if is := v.opaqueIssuer(token); is != nil {
+			return v.introspectToken(ctx, is, token, now)
+		}
+	}
 	var t parsed
 	var hbuf [512]byte
 	var sbuf [1024]byte
@@ -307,6 +314,11 @@ func (v *Verifier) verifySlow(ctx context.Context, token string, now time.Time) 
 	is, tenant, err := v.pickIssuer(t.iss, t.doc, &t.c)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if is.mode == ModeIntrospect {
+		// Every token of this issuer is introspected: the endpoint, not
+		// the unverified JWS, decides (Keycloak lightweight tokens).
+		return v.introspectToken(ctx, is, token, now)
 	}
 	used, err := checkSignature(ctx, is, &t, hdr, sig, tenant)
 	if err == nil {

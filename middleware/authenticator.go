@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/m2mauth/m2mauth/bearer"
 	"github.com/m2mauth/m2mauth/binding"
@@ -307,6 +308,17 @@ func (a *Authenticator) authenticate(r *http.Request) Outcome {
 	return a.rejected(err)
 }
 
+// retryAfter is the Retry-After seconds of a 503: the verifier's own
+// estimate when it has one (an introspection budget's refill), rounded up,
+// else the configured default.
+func (a *Authenticator) retryAfter(err error) int {
+	var e *jwtverify.Error
+	if errors.As(err, &e) && e.RetryAfter > 0 {
+		return int((e.RetryAfter + time.Second - 1) / time.Second)
+	}
+	return a.unavailableRA
+}
+
 // bindsTokens reports whether an issuer of v has a binding policy other
 // than binding.Off.
 func bindsTokens(v *jwtverify.Verifier) bool {
@@ -334,7 +346,7 @@ func (a *Authenticator) rejected(err error) Outcome {
 		return Outcome{
 			Result: jwtverify.DecisionUnavailable, Reason: reason, Err: err,
 			Status: http.StatusServiceUnavailable, Description: descUnavailable,
-			RetryAfter: a.unavailableRA,
+			RetryAfter: a.retryAfter(err),
 		}
 	}
 	if reason.Code() == jwtverify.CodeInsufficientScope {
