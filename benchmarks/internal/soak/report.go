@@ -691,7 +691,9 @@ func countRecord(c *Counts, rec *record, lat []int64, charge func(reason, kid st
 	switch want {
 	case mustAccept:
 		c.MustAccept++
-		if rec.outcome == outRefused || rec.outcome == outUnavailable {
+		// A 503 is a false refuse unless allowed (introspected tokens
+		// during an introspection outage).
+		if rec.outcome == outRefused || rec.outcome == outUnavailable && !allow503 {
 			c.FalseRefuses++
 		}
 	case mustRefuse:
