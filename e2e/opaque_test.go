@@ -32,6 +32,13 @@ var opaqueStranger = hydraClient{
 	Scopes: []string{scopeRead, scopeWrite}, Audiences: []string{apiAudience}, Opaque: true,
 }
 
+// opaqueReader gets opaque tokens and may only read: Hydra grants it no
+// "write" scope.
+var opaqueReader = hydraClient{
+	ID: "e2e-opaque-reader", Secret: "e2e-opaque-reader-secret-0123456789",
+	Scopes: []string{scopeRead}, Audiences: []string{apiAudience}, Opaque: true,
+}
+
 // introspectionURL is Hydra's RFC 7662 endpoint. It is on the admin port
 // and takes no client authentication: the admin port must be reachable
 // only from a protected network (here: loopback).
@@ -266,9 +273,10 @@ func TestHydraOpaque(t *testing.T) {
 	h := needHydra(t)
 	w, _, opq := registerClients(t, h)
 	ostr := h.createClient(t, opaqueStranger)
+	rdr := h.createClient(t, opaqueReader)
 	issuer := h.discovery(t).Issuer
-	src := introspectSource(t, h, issuer, revocationDelay, nil, w.ID, opq.ID)
-	s := buildStackWith(t, issuer, true, src, w.ID, opq.ID)
+	src := introspectSource(t, h, issuer, revocationDelay, nil, w.ID, opq.ID, rdr.ID)
+	s := buildStackWith(t, issuer, true, src, w.ID, opq.ID, rdr.ID)
 	both := []string{scopeRead, scopeWrite}
 
 	t.Run("opaque_accepted", func(t *testing.T) {
@@ -278,6 +286,13 @@ func TestHydraOpaque(t *testing.T) {
 	})
 	t.Run("opaque_missing_scope_forbidden", func(t *testing.T) {
 		tok := h.token(t, opq, []string{scopeRead}, apiAudience)
+		s.expect(t, tok, opRead, allowed, "")
+		s.expect(t, tok, opWrite, forbidden, jwtverify.ReasonInsufficientScope)
+	})
+	t.Run("opaque_client_without_scope_forbidden", func(t *testing.T) {
+		// The client may only read: a route needing "write" is 403 /
+		// PermissionDenied for every token it can get.
+		tok := h.token(t, rdr, []string{scopeRead}, apiAudience)
 		s.expect(t, tok, opRead, allowed, "")
 		s.expect(t, tok, opWrite, forbidden, jwtverify.ReasonInsufficientScope)
 	})

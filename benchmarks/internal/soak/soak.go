@@ -11,11 +11,20 @@
 // golang.org/x/oauth2/clientcredentials (some of them certificate-bound,
 // from the issuer's mutual TLS token endpoint) and attacker workers (junk,
 // forged, expired, other-audience and unknown-kid tokens; stolen bound
-// tokens replayed without the certificate or with another one), plays the fault schedule against the issuer and writes a report.
+// tokens replayed without the certificate or with another one; opaque
+// tokens in Hydra's format never issued, or of a client off the allow
+// list), plays the fault schedule against the issuer and writes a report.
+// Some bearer clients get opaque tokens, which the API introspects (the
+// issuer in jwt-or-introspect mode, an introspect.Source with a call
+// budget); the driver revokes their tokens in turn at the issuer's RFC
+// 7009 endpoint, the schedule faults the introspection endpoint (500,
+// slow, cut off), and the issuer's request counter checks the budget.
 // Every request has one of three expected outcomes: must accept, must
 // refuse, or either (what the design allows by intent: a key published but
 // not yet fetched, a key withdrawn but not yet refetched, the moment the
-// key set goes stale); "either" is counted per event and bounded.
+// key set goes stale, an opaque token revoked within the revocation
+// delay); "either" is counted per key event and bounded, and a revoked
+// token's "either" lasts at most the revocation bound.
 package soak
 
 import (
