@@ -8,7 +8,7 @@
 // fault schedule on a compressed clock (JWKS, discovery, token and
 // introspection endpoints), and checks every answer against a ground truth.
 //
-//	go run ./cmd/soak                                     # CI: one cycle of the schedule (about 2 minutes)
+//	go run ./cmd/soak                                     # CI: one cycle of the schedule (about 2.5 minutes)
 //	go run ./cmd/soak -duration 30m -rate 300 -json soak.json -md ../BENCHMARKS.md
 //
 // It exits 1 when a check fails: a false accept, a false refuse, an
@@ -36,7 +36,7 @@ func main() {
 	}
 	d := soak.Defaults
 	var (
-		duration = flag.Duration("duration", 0, "length of the loaded run (default: one cycle of the fault schedule, about 2 minutes)")
+		duration = flag.Duration("duration", 0, "length of the loaded run (default: one cycle of the fault schedule, about 2.5 minutes)")
 		rate     = flag.Float64("rate", d.Rate, "total requests per second, clients and attackers, scheduled on a clock")
 		attack   = flag.Float64("attack-share", d.AttackShare, "attackers' share of the rate")
 		clients  = flag.Int("clients", d.Clients, "OAuth clients")

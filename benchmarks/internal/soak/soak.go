@@ -97,7 +97,7 @@ type Config struct {
 }
 
 // Defaults are the compressed-clock settings: one cycle of the schedule
-// takes about 115 s.
+// takes about 140 s.
 var Defaults = Config{
 	Rate:        200,
 	AttackShare: 0.1,
