@@ -74,6 +74,18 @@ func (c *cache) put(k key, e *entry, now int64) {
 	c.bytes += e.size
 }
 
+// forget drops k's entry; it reports whether there was one.
+func (c *cache) forget(k *key) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[*k]
+	if ok {
+		c.bytes -= e.size
+		delete(c.m, *k)
+	}
+	return ok
+}
+
 func (c *cache) len() int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()

@@ -176,6 +176,15 @@ type Config struct {
 	// AnyClient accepts every client of the issuer: an explicit choice,
 	// never implied by an empty ClientIDs.
 	AnyClient bool
+	// AcceptConfirmation accepts answers for sender-constrained tokens: a
+	// "cnf" member (RFC 7800; mutual-TLS x5t#S256, RFC 8705, or DPoP jkt,
+	// RFC 9449), and token_type DPoP when a cnf is present. The binding is
+	// then the caller's to enforce: jwtverify does, under the issuer's
+	// Binding policy, exactly as for a JWT's cnf claim (refused by Verify,
+	// checked against the request's proof by VerifyBound). Result.Bound
+	// tells such a Result. Default: such answers are refused (ReasonBound).
+	// You MUST NOT set it when Results are used without a binding check.
+	AcceptConfirmation bool
 	// InsecureAllowNoExpiry accepts active answers without "exp". It MUST
 	// NOT be set unless the issuer is known to omit exp and revocation is
 	// otherwise handled: such answers are cached for MaxAge.

@@ -13,11 +13,13 @@ func (s *Source) decide(a *answer, raw []byte, now time.Time) (*Result, *Error) 
 	if !a.active {
 		return nil, s.refuse(ReasonInactive, "active is false")
 	}
-	if a.hasCnf {
-		return nil, s.refuse(ReasonBound, "cnf in the answer: sender-constrained tokens are not accepted by introspection yet")
+	if a.hasCnf && !c.AcceptConfirmation {
+		return nil, s.refuse(ReasonBound, "cnf in the answer: sender-constrained tokens need AcceptConfirmation and a binding check")
 	}
-	if a.hasTokenType && !strings.EqualFold(a.tokenType, "Bearer") {
-		// RFC 6749 section 7.1 token type; DPoP needs a binding policy.
+	if a.hasTokenType && !strings.EqualFold(a.tokenType, "Bearer") &&
+		!(a.hasCnf && c.AcceptConfirmation && strings.EqualFold(a.tokenType, "DPoP")) {
+		// RFC 6749 section 7.1 token type; DPoP (RFC 9449 section 6.2)
+		// only for a bound answer the caller checks.
 		return nil, s.refuse(ReasonType, "token_type %s is not Bearer", truncate(a.tokenType, 32))
 	}
 	if r := s.checkKind(a); r != nil {
@@ -51,7 +53,7 @@ func (s *Source) decide(a *answer, raw []byte, now time.Time) (*Result, *Error) 
 	}
 	res := &Result{
 		name: c.Name, issuer: c.Issuer, subject: a.sub, clientID: a.clientID,
-		scopes: splitScopes(a.scope), aud: a.aud, raw: string(raw),
+		scopes: splitScopes(a.scope), aud: a.aud, raw: string(raw), bound: a.hasCnf,
 	}
 	if a.hasExp {
 		res.exp = a.exp

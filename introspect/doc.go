@@ -51,11 +51,13 @@
 // Reason and test:
 //
 //   - active must be true (ReasonInactive);
-//   - a "cnf" member is refused (ReasonBound) until the binding model covers
-//     introspection;
+//   - a "cnf" member is refused (ReasonBound) unless AcceptConfirmation
+//     hands the binding check to the caller (jwtverify checks it under the
+//     issuer's Binding policy, as for a JWT);
 //   - token_type, when present, is the RFC 6749 token type and must be
-//     Bearer (any case); DPoP is refused until a binding policy exists, and
-//     a token kind such as "refresh_token" is refused (ReasonType);
+//     Bearer (any case), or DPoP for a bound answer under
+//     AcceptConfirmation; a token kind such as "refresh_token" is refused
+//     (ReasonType);
 //   - the provider's kind member: Hydra's token_use must be "access_token",
 //     Keycloak's typ, when present, "Bearer" (ReasonType, ReasonMissingClaim);
 //   - iss, when present, equals the configured issuer (ReasonIssuer);
@@ -151,10 +153,11 @@
 //
 // # From Result to jwtverify.Principal
 //
-// The jwtverify routing (issue 19's "introspect" and "jwt-or-introspect"
-// issuer modes) builds a Principal from a Result: RawJSON as raw claims,
-// Issuer, Subject, ClientID, Scopes, Audiences, ExpiresAt and IssuedAt,
-// and keeps it with the cached Result through Result.Attached, so that a
-// cached opaque token costs the SHA-256 of the token, a map lookup and a
-// clock read, with no allocation.
+// jwtverify's routing (IssuerConfig.Mode "introspect" and
+// "jwt-or-introspect") builds a Principal from a Result: RawJSON as raw
+// claims, Issuer, Subject, ClientID, Audiences, ExpiresAt and IssuedAt,
+// the issuer's permission mapping over the answer, and keeps it with the
+// cached Result through Result.Attached and in its own verified-token
+// cache until ReusedUntil, so that a cached opaque token costs what a
+// cached JWT costs (no SHA-256, no allocation).
 package introspect

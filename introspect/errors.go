@@ -37,8 +37,8 @@ const (
 	// member (Hydra token_use, Keycloak typ) does not name an access token,
 	// or the token is a provider's refresh token by format.
 	ReasonType Reason = "type"
-	// ReasonBound: the response carries "cnf" (a sender-constrained token);
-	// refused until the binding model covers introspection.
+	// ReasonBound: the response carries "cnf" (a sender-constrained token)
+	// and Config.AcceptConfirmation is off.
 	ReasonBound Reason = "bound"
 )
 

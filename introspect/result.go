@@ -17,6 +17,7 @@ type Result struct {
 	exp, iat          int64 // seconds since the epoch; 0 when absent
 	raw               string
 	until             int64 // unix nanoseconds: end of the cache's reuse, set before publication
+	bound             bool  // the answer has a cnf (only with AcceptConfirmation)
 
 	attachOnce sync.Once
 	attached   any
@@ -67,6 +68,11 @@ func (r *Result) IssuedAt() time.Time {
 	}
 	return time.Unix(r.iat, 0)
 }
+
+// Bound reports whether the answer carries a "cnf" (a sender-constrained
+// token, accepted only with Config.AcceptConfirmation): the caller must
+// check the binding (jwtverify does) before trusting the token.
+func (r *Result) Bound() bool { return r.bound }
 
 // ReusedUntil is when the Source stops reusing r: the earlier of exp plus
 // Leeway and MaxAge after the call that produced it (the revocation

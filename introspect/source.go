@@ -104,6 +104,16 @@ func (s *Source) Close() {
 	s.wg.Wait()
 }
 
+// Forget drops the cached answer for token (accepted or refused), so that
+// its next Introspect calls the endpoint: for example after learning that
+// the token was revoked, to end the revocation delay. It reports whether
+// an answer was cached. A call in flight for the token may cache its
+// answer again.
+func (s *Source) Forget(token string) bool {
+	k := hashToken(token)
+	return s.cache.forget(&k)
+}
+
 // Name returns the configured name.
 func (s *Source) Name() string { return s.cfg.Name }
 

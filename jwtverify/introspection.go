@@ -81,7 +81,7 @@ func compileRouting(ic *IssuerConfig, is *issuer) error {
 	switch ic.Mode {
 	case ModeJWT:
 		if ic.Introspection != nil || ic.OpaquePrefix != "" {
-			return fmt.Errorf("Introspection and OpaquePrefix need Mode %s or %s", ModeIntrospect, ModeJWTOrIntrospect)
+			return fmt.Errorf("the Introspection and OpaquePrefix fields need Mode %s or %s", ModeIntrospect, ModeJWTOrIntrospect)
 		}
 	case ModeIntrospect, ModeJWTOrIntrospect:
 		if ic.Introspection == nil {

@@ -2,12 +2,14 @@ package jwtverify_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/m2mauth/m2mauth/binding"
 	"github.com/m2mauth/m2mauth/introspect"
 	"github.com/m2mauth/m2mauth/jwkscache"
 	"github.com/m2mauth/m2mauth/jwtverify"
@@ -128,6 +130,9 @@ func (e *opaqueEnv) calls() int64 { return e.srv.Requests(oauthtest.EndpointIntr
 func wantRule(t *testing.T, err error, r jwtverify.Reason, rule string) *jwtverify.Error {
 	t.Helper()
 	wantReason(t, err, r)
+	if r == "" {
+		return nil
+	}
 	var je *jwtverify.Error
 	if !errors.As(err, &je) {
 		t.Fatalf("%v is not a *jwtverify.Error", err)
@@ -366,7 +371,7 @@ func TestOpaqueRoutingConfig(t *testing.T) {
 			mk("b", "https://b.test", jwtverify.ModeIntrospect, "ory_at_"),
 		}, "overlap"},
 		{"prefix_with_dot", []jwtverify.IssuerConfig{mk("a", "https://a.test", jwtverify.ModeIntrospect, "a.b")}, "OpaquePrefix"},
-		{"jwt_with_introspection", []jwtverify.IssuerConfig{mk("a", "https://a.test", jwtverify.ModeJWT, "")}, "need Mode"},
+		{"jwt_with_introspection", []jwtverify.IssuerConfig{mk("a", "https://a.test", jwtverify.ModeJWT, "")}, "fields need Mode"},
 		{"introspect_without_introspection", func() []jwtverify.IssuerConfig {
 			ic := mk("a", "https://a.test", jwtverify.ModeIntrospect, "")
 			ic.Introspection = nil
@@ -635,5 +640,98 @@ func TestOpaqueRefusalReasons(t *testing.T) {
 			_, err := e.v.Verify(ctx, e.opaque())
 			wantRule(t, err, c.want, c.rule)
 		})
+	}
+}
+
+// TestOpaqueBoundToken: an answer with a cnf (accepted by a Source with
+// AcceptConfirmation) is handled by the binding model exactly as a JWT's
+// cnf: refused by Verify and under binding.Off, accepted by VerifyBound
+// with the certificate it names, refused with another one.
+func TestOpaqueBoundToken(t *testing.T) {
+	ctx := context.Background()
+	thumb := binding.Thumbprint([]byte("the client certificate"))
+	other := binding.Thumbprint([]byte("another certificate"))
+	cnf := map[string]any{"cnf": map[string]any{"x5t#S256": base64.RawURLEncoding.EncodeToString(thumb[:])}}
+	for _, c := range []struct {
+		name   string
+		policy binding.Policy
+		proof  *binding.Proof
+		want   jwtverify.Reason
+		rule   string
+	}{
+		{"off_verify_bound", binding.Off, &binding.Proof{}, jwtverify.ReasonType, ""},
+		{"optional_verify", binding.Optional, nil, jwtverify.ReasonType, ""},
+		{"optional_right_cert", binding.Optional, ptr(binding.CertificateProof(thumb)), "", ""},
+		{"optional_wrong_cert", binding.Optional, ptr(binding.CertificateProof(other)), jwtverify.ReasonBinding, string(binding.ReasonThumbprintMismatch)},
+		{"required_right_cert", binding.Required, ptr(binding.CertificateProof(thumb)), "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newOpaqueEnv(t, jwtverify.ModeIntrospect, oauthtest.OpaqueRandom, func(sc *introspect.Config, vc *jwtverify.Config) {
+				sc.AcceptConfirmation = true
+			})
+			// Rebuild the verifier with the binding policy.
+			ic := issuerConfig(e.srv, jwtverify.ModeIntrospect, e.src, nil)
+			if c.policy != binding.Off {
+				ic.Binding = binding.Config{Policy: c.policy, Methods: binding.Certificate}
+			}
+			v, err := jwtverify.New(jwtverify.Config{Issuers: []jwtverify.IssuerConfig{ic}, Now: e.clk.now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.srv.SetIntrospectionExtra(cnf)
+			tok := e.opaque()
+			for i := 0; i < 2; i++ { // the miss, then the cached Principal
+				var p *jwtverify.Principal
+				if c.proof == nil {
+					p, err = v.Verify(ctx, tok)
+				} else {
+					p, err = v.VerifyBound(ctx, tok, *c.proof)
+				}
+				wantRule(t, err, c.want, c.rule)
+				if c.want == "" && !p.Confirmation().Bound() {
+					t.Fatal("the Principal lost the confirmation")
+				}
+			}
+		})
+	}
+	t.Run("malformed_cnf", func(t *testing.T) {
+		e := newOpaqueEnv(t, jwtverify.ModeIntrospect, oauthtest.OpaqueRandom, func(sc *introspect.Config, _ *jwtverify.Config) {
+			sc.AcceptConfirmation = true
+		})
+		ic := issuerConfig(e.srv, jwtverify.ModeIntrospect, e.src, nil)
+		ic.Binding = binding.Config{Policy: binding.Optional, Methods: binding.Certificate}
+		v, err := jwtverify.New(jwtverify.Config{Issuers: []jwtverify.IssuerConfig{ic}, Now: e.clk.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.srv.SetIntrospectionExtra(map[string]any{"cnf": map[string]any{"x5t#S256": "short"}})
+		_, err = v.VerifyBound(ctx, e.opaque(), binding.CertificateProof(thumb))
+		wantRule(t, err, jwtverify.ReasonBinding, jwtverify.RuleMalformedConfirmation)
+	})
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestOpaqueForget: Verifier.Forget drops an opaque token from the
+// verifier's cache and the Source's, so a revoked token is refused at
+// once instead of after MaxAge.
+func TestOpaqueForget(t *testing.T) {
+	ctx := context.Background()
+	e := newOpaqueEnv(t, jwtverify.ModeIntrospect, oauthtest.OpaqueRandom, nil)
+	tok := e.opaque()
+	if _, err := e.v.Verify(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Revoke(tok)
+	if _, err := e.v.Verify(ctx, tok); err != nil {
+		t.Fatalf("within the revocation delay: %v", err)
+	}
+	if !e.v.Forget(tok) {
+		t.Fatal("Forget found nothing")
+	}
+	_, err := e.v.Verify(ctx, tok)
+	wantRule(t, err, jwtverify.ReasonInactive, "inactive")
+	if n := e.calls(); n != 2 {
+		t.Fatalf("%d calls, want 2", n)
 	}
 }

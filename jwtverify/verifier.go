@@ -66,8 +66,10 @@ func (v *Verifier) Issuers() []IssuerInfo {
 }
 
 // Verify checks token and returns its Principal, or a *Error. The token is
-// the bare compact JWS (the adapters strip "Bearer "). ctx bounds only a
-// key refresh the source may do for an unknown kid.
+// the bare compact JWS, or an opaque token for an issuer that introspects
+// (see "Opaque tokens" in the package documentation; the adapters strip
+// "Bearer "). ctx bounds only a key refresh the source may do for an
+// unknown kid, or the wait for an introspection call.
 //
 // A token seen before and still valid is answered from the verified-token
 // cache without any parsing or crypto, after re-checking exp/nbf against
@@ -790,11 +792,23 @@ func (v *Verifier) CacheStats() CacheStats {
 // this token, for instance after learning its signing key leaked before the
 // key source stopped publishing it. A Verify of the same token running
 // concurrently may cache it again once it has verified it.
+//
+// For an opaque token, Forget also drops the answer cached by every
+// issuer's Introspector that has a Forget(token string) bool method
+// (*introspect.Source does), so that the next Verify asks the endpoint:
+// after learning that a token was revoked, this ends its revocation
+// delay at once.
 func (v *Verifier) Forget(token string) bool {
-	if v.cache == nil {
-		return false
+	forgot := false
+	for _, is := range v.issuers {
+		if f, ok := is.intro.(interface{ Forget(string) bool }); ok && f.Forget(token) {
+			forgot = true
+		}
 	}
-	return v.cache.forget(token)
+	if v.cache == nil {
+		return forgot
+	}
+	return v.cache.forget(token) || forgot
 }
 
 // ForgetAll empties the verified-token cache: every token is verified from

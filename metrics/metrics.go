@@ -72,7 +72,8 @@ type Metrics struct {
 	ruleLabel        bool
 	childMu          sync.Mutex
 
-	jwks *jwksMetrics
+	jwks  *jwksMetrics
+	intro *introspectMetrics
 }
 
 type decisionKey struct {
@@ -132,6 +133,8 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	}
 	m.jwks = newJWKSMetrics(ns, cl)
 	cs = append(cs, m.jwks.collectors()...)
+	m.intro = newIntrospectMetrics(ns, cl)
+	cs = append(cs, m.intro.collectors()...)
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, err
