@@ -1,5 +1,6 @@
 // Package e2e is m2mauth's end-to-end suite against a real authorization
-// server: Ory Hydra v2.3.0 issuing client-credentials access tokens.
+// server: Ory Hydra v2.3.0 issuing client-credentials access tokens, JWTs
+// and opaque ones (verified by RFC 7662 introspection).
 //
 // It is a separate Go module (github.com/m2mauth/m2mauth/e2e) so that
 // `go test ./...` at the repository root never runs it and none of its
@@ -28,7 +29,24 @@
 //     insufficient_scope / PermissionDenied; a token for another audience,
 //     a token without audience, a client off the allow list and an opaque
 //     token (a client with access_token_strategy "opaque") are 401 /
-//     Unauthenticated, each for its own reason.
+//     Unauthenticated, each for its own reason (this verifier is in JWT
+//     mode: it does not introspect).
+//   - TestHydraOpaqueSource: the same Hydra issues opaque tokens to the
+//     clients registered with access_token_strategy "opaque" (a per-client
+//     setting of Hydra v2) and JWTs to the others. An introspect.Source
+//     (ProviderHydra, Hydra's admin endpoint /admin/oauth2/introspect,
+//     which takes no client authentication: the admin port must be
+//     reachable only from a protected network, loopback here) accepts
+//     them with their scopes, refuses an unlisted client, a token without
+//     audience, an unknown token (inactive) and, without a call, a JWT
+//     (format pre-check); a token revoked at Hydra's RFC 7009 endpoint is
+//     refused within the 2 s maximum age of cached answers (polled, no
+//     fixed sleep).
+//   - TestHydraOpaque: one verifier in jwt-or-introspect mode
+//     (OpaquePrefix "ory_at_") behind net/http, Echo and gRPC accepts the
+//     opaque tokens and still the JWTs, enforces scopes on both (403 /
+//     PermissionDenied), refuses an unlisted client, an unknown token, a
+//     malformed ory_at_ token, and a revoked token within the maximum age.
 //   - TestHydraKeyRotation (a private Hydra): a key created through
 //     POST /admin/keys/hydra.jwt.access-token signs the next tokens; they
 //     are refused while the unknown-kid refresh is rate limited and accepted
@@ -39,7 +57,9 @@
 //     cached keys keep validating, including tokens never verified before;
 //     an unknown kid while Hydra is down is 401, not 503; a service that
 //     starts while Hydra is down (no key set ever fetched) answers 503 /
-//     Unavailable.
+//     Unavailable. The same verifier introspects opaque tokens: one whose
+//     answer it cached keeps working (scopes still enforced), a new one is
+//     503 / Unavailable (introspection_unavailable), never 401.
 //
 // Hydra generates RSA 4096 keys lazily, inside the first request that needs
 // them; on a loaded 2-core machine that outlasts the 10 s Hydra's server

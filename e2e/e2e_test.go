@@ -167,11 +167,17 @@ func TestHydraKeyRotation(t *testing.T) {
 
 // TestHydraStopped: the issuer goes away mid-run; tokens signed by keys the
 // cache holds keep validating, including tokens never seen before.
+//
+// The same verifier introspects Hydra's opaque tokens (jwt-or-introspect):
+// an answer it cached keeps working (up to its maximum age), any other
+// opaque token is 503 / Unavailable, never 401 and never accepted.
 func TestHydraStopped(t *testing.T) {
 	h := startPrivateHydra(t)
-	w, _, _ := registerClients(t, h)
+	w, _, opq := registerClients(t, h)
 	both := []string{scopeRead, scopeWrite}
-	s := newStack(t, h, w.ID)
+	issuer := h.discovery(t).Issuer
+	src := introspectSource(t, h, issuer, time.Minute, nil, w.ID, opq.ID)
+	s := buildStackWith(t, issuer, true, src, w.ID, opq.ID)
 
 	seen := h.token(t, w, both, apiAudience)
 	s.expect(t, seen, opRead, allowed, "")
@@ -180,8 +186,12 @@ func TestHydraStopped(t *testing.T) {
 	if seen == unseen {
 		t.Fatal("Hydra returned the same token twice")
 	}
+	opaqueSeen := h.token(t, opq, both, apiAudience)
+	s.expect(t, opaqueSeen, opRead, allowed, "")
+	opaqueReadOnly := h.token(t, opq, []string{scopeRead}, apiAudience)
+	s.expect(t, opaqueReadOnly, opRead, allowed, "")
+	opaqueUnseen := h.token(t, opq, both, apiAudience) // first presented after the stop
 
-	issuer := h.discovery(t).Issuer
 	h.stop()
 	if h.running() {
 		t.Fatal("Hydra still running after stop")
@@ -220,6 +230,15 @@ func TestHydraStopped(t *testing.T) {
 			t.Errorf("stats after the unknown kid: %d failures (want %d), usable %v", st.ConsecutiveFailures, failures+1, st.Usable)
 		}
 		s.expect(t, bad, opRead, unauthenticated, jwtverify.ReasonUnknownKey)
+	})
+	t.Run("opaque_cached_token", func(t *testing.T) {
+		s.expect(t, opaqueSeen, opRead, allowed, "")
+		s.expect(t, opaqueSeen, opWrite, allowed, "")
+		s.expect(t, opaqueReadOnly, opWrite, forbidden, jwtverify.ReasonInsufficientScope)
+	})
+	t.Run("opaque_new_token_is_503", func(t *testing.T) {
+		s.expect(t, opaqueUnseen, opRead, unavailable, jwtverify.ReasonIntrospectionUnavailable)
+		s.expect(t, opaqueUnseen, opWrite, unavailable, jwtverify.ReasonIntrospectionUnavailable)
 	})
 	t.Run("never_fetched_is_503", func(t *testing.T) {
 		// A service started while the issuer is down has no keys at all:

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/m2mauth/m2mauth/grpcauth"
+	"github.com/m2mauth/m2mauth/introspect"
 	"github.com/m2mauth/m2mauth/jwkscache"
 	"github.com/m2mauth/m2mauth/jwtverify"
 	"github.com/m2mauth/m2mauth/middleware"
@@ -120,6 +121,14 @@ func newStack(t *testing.T, h *hydraProcess, clientIDs ...string) *stack {
 // not wait for the first key set (the issuer may be down).
 func buildStack(t *testing.T, issuer string, waitReady bool, clientIDs ...string) *stack {
 	t.Helper()
+	return buildStackWith(t, issuer, waitReady, nil, clientIDs...)
+}
+
+// buildStackWith is buildStack; with intro not nil the issuer is in
+// jwt-or-introspect mode: Hydra's JWTs go through the JWT pipeline, its
+// opaque tokens (OpaquePrefix "ory_at_") to intro.
+func buildStackWith(t *testing.T, issuer string, waitReady bool, intro *introspect.Source, clientIDs ...string) *stack {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s := &stack{clock: newFakeClock(), rec: &recorder{}, http: httpClient(t)}
@@ -152,7 +161,13 @@ func buildStack(t *testing.T, issuer string, waitReady bool, clientIDs ...string
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := jwtverify.New(jwtverify.Config{Issuers: profiles.IssuerConfigs(prof)})
+	ics := profiles.IssuerConfigs(prof)
+	if intro != nil {
+		ics[0].Mode = jwtverify.ModeJWTOrIntrospect
+		ics[0].Introspection = intro
+		ics[0].OpaquePrefix = "ory_at_"
+	}
+	v, err := jwtverify.New(jwtverify.Config{Issuers: ics})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +299,7 @@ const (
 	allowed         want = iota // 200 / OK
 	unauthenticated             // 401 invalid_token / Unauthenticated
 	forbidden                   // 403 insufficient_scope / PermissionDenied
-	unavailable                 // 503 / Unavailable: no usable key set
+	unavailable                 // 503 / Unavailable: no usable key set, introspection unavailable
 	unexpected                  // anything else
 )
 

@@ -3,15 +3,19 @@
 // (net/http and gRPC, in plain text and over TLS asking for client
 // certificates; some clients call with certificate-bound tokens from the
 // issuer's mutual TLS token endpoint, attackers replay them without the
-// certificate or with another one) while an in-process issuer plays a fault schedule on
-// a compressed clock, and checks every answer against a ground truth.
+// certificate or with another one; some clients get opaque tokens the API
+// introspects, revoked now and then) while an in-process issuer plays a
+// fault schedule on a compressed clock (JWKS, discovery, token and
+// introspection endpoints), and checks every answer against a ground truth.
 //
-//	go run ./cmd/soak                                     # CI: one cycle of the schedule (about 2 minutes)
+//	go run ./cmd/soak                                     # CI: one cycle of the schedule (about 2.5 minutes)
 //	go run ./cmd/soak -duration 30m -rate 300 -json soak.json -md ../BENCHMARKS.md
 //
 // It exits 1 when a check fails: a false accept, a false refuse, an
 // "either" beyond its bound, a 503 while a key set was usable, a transport
 // error, JWKS fetches beyond the configured intervals and cooldown,
+// introspection calls beyond the API's budget, a revoked token accepted
+// beyond the revocation delay, no introspected request checked,
 // goroutine growth, or live-heap growth beyond the verified-token cache's
 // maximum plus a fixed allowance. There are no latency thresholds.
 package main
@@ -32,11 +36,12 @@ func main() {
 	}
 	d := soak.Defaults
 	var (
-		duration = flag.Duration("duration", 0, "length of the loaded run (default: one cycle of the fault schedule, about 2 minutes)")
+		duration = flag.Duration("duration", 0, "length of the loaded run (default: one cycle of the fault schedule, about 2.5 minutes)")
 		rate     = flag.Float64("rate", d.Rate, "total requests per second, clients and attackers, scheduled on a clock")
 		attack   = flag.Float64("attack-share", d.AttackShare, "attackers' share of the rate")
 		clients  = flag.Int("clients", d.Clients, "OAuth clients")
 		bound    = flag.Int("bound-clients", 0, "of the clients, how many get certificate-bound tokens over mutual TLS (default: a quarter, at least one)")
+		opaque   = flag.Int("opaque-clients", 0, "of the bearer clients, how many get opaque tokens verified by introspection (default: a quarter of the clients, at least one; -1: none)")
 		lifetime = flag.Duration("token-lifetime", d.TokenLifetime, "issued tokens' lifetime (x/oauth2 renews 10s early)")
 		jsonOut  = flag.String("json", "", "write the JSON report to this file")
 		mdOut    = flag.String("md", "", "write the Markdown section into this file (between its markers, or appended)")
@@ -55,7 +60,7 @@ func main() {
 		}
 	} else {
 		var err error
-		rep, err = soak.Run(soak.Config{Duration: *duration, Rate: *rate, AttackShare: *attack, Clients: *clients, BoundClients: *bound, TokenLifetime: *lifetime})
+		rep, err = soak.Run(soak.Config{Duration: *duration, Rate: *rate, AttackShare: *attack, Clients: *clients, BoundClients: *bound, OpaqueClients: *opaque, TokenLifetime: *lifetime})
 		if err != nil {
 			log.Fatal(err)
 		}

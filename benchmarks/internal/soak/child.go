@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/m2mauth/m2mauth/binding"
 	"github.com/m2mauth/m2mauth/grpcauth"
+	"github.com/m2mauth/m2mauth/introspect"
 	"github.com/m2mauth/m2mauth/jwkscache"
 	"github.com/m2mauth/m2mauth/jwtverify"
 	"github.com/m2mauth/m2mauth/middleware"
@@ -55,6 +57,22 @@ type childConfig struct {
 	CacheMaxEntries  int           `json:"cache_max_entries"`
 	CacheMaxBytes    int64         `json:"cache_max_bytes"`
 	Leeway           time.Duration `json:"leeway"`
+	// Introspection, when set, puts the issuer in jwt-or-introspect mode:
+	// opaque tokens starting with "ory_at_" go to an introspect.Source.
+	Introspection *childIntrospection `json:"introspection,omitempty"`
+}
+
+// childIntrospection configures the API's introspect.Source.
+type childIntrospection struct {
+	Endpoint      string        `json:"endpoint"`
+	ClientID      string        `json:"client_id"`
+	ClientSecret  string        `json:"client_secret"`
+	MaxAge        time.Duration `json:"max_age"`
+	Timeout       time.Duration `json:"timeout"`
+	Rate          float64       `json:"rate"`
+	Burst         int           `json:"burst"`
+	MaxConcurrent int           `json:"max_concurrent"`
+	CacheBytes    int64         `json:"cache_bytes"`
 }
 
 // The gRPC service of the API, written by hand over wrapperspb so that no
@@ -131,6 +149,59 @@ type Sample struct {
 	CacheBytes   int64  `json:"cache_bytes"`
 	// UnknownKID counts the jwkscache lookup misses by outcome.
 	UnknownKID map[string]int64 `json:"unknown_kid,omitempty"`
+	// Introspection counts the introspect.Source's events so far.
+	Introspection *IntrospectionCounts `json:"introspection,omitempty"`
+}
+
+// IntrospectionCounts are the API's introspect.Source events, from its
+// Observer.
+type IntrospectionCounts struct {
+	// Calls by result ("active", "refused/inactive", "unavailable/endpoint_down", ...).
+	Calls       map[string]int64 `json:"calls"`
+	CacheHits   int64            `json:"cache_hits"`
+	CacheMisses int64            `json:"cache_misses"`
+	// OverBudget counts the calls the budget refused, by limit.
+	OverBudget map[string]int64 `json:"over_budget,omitempty"`
+}
+
+// introCounter is the child's introspect.Observer.
+type introCounter struct {
+	mu sync.Mutex
+	c  IntrospectionCounts
+}
+
+func (o *introCounter) ObserveCall(ev introspect.CallEvent) {
+	k := string(ev.Result)
+	if ev.Reason != "" {
+		k += "/" + string(ev.Reason)
+	}
+	o.mu.Lock()
+	o.c.Calls[k]++
+	o.mu.Unlock()
+}
+
+func (o *introCounter) ObserveCache(ev introspect.CacheEvent) {
+	o.mu.Lock()
+	if ev.Hit {
+		o.c.CacheHits++
+	} else {
+		o.c.CacheMisses++
+	}
+	o.mu.Unlock()
+}
+
+func (o *introCounter) ObserveBudget(ev introspect.BudgetEvent) {
+	o.mu.Lock()
+	o.c.OverBudget[ev.Limit]++
+	o.mu.Unlock()
+}
+
+func (o *introCounter) snapshot() *IntrospectionCounts {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	c := o.c
+	c.Calls, c.OverBudget = maps.Clone(c.Calls), maps.Clone(c.OverBudget)
+	return &c
 }
 
 // ChildMain runs the protected API: it reads its configuration from
@@ -235,20 +306,49 @@ func runChild(cfg childConfig, stdin io.Reader, out *emitter) error {
 		return err
 	}
 
+	ic := jwtverify.IssuerConfig{
+		Name:       "soak",
+		Issuer:     cfg.Issuer,
+		Keys:       c,
+		Audiences:  []string{cfg.Audience},
+		ClientIDs:  cfg.Clients,
+		Algorithms: []string{cfg.Alg},
+		Leeway:     cfg.Leeway,
+		// Bearer tokens stay accepted; a certificate-bound token only
+		// with its certificate on a TLS connection.
+		Binding: binding.Config{Policy: binding.Optional, Methods: binding.Certificate},
+	}
+	var intro *introCounter
+	if in := cfg.Introspection; in != nil {
+		intro = &introCounter{c: IntrospectionCounts{Calls: map[string]int64{}, OverBudget: map[string]int64{}}}
+		src, err := introspect.New(introspect.Config{
+			Name:     "soak",
+			Issuer:   cfg.Issuer,
+			Endpoint: in.Endpoint,
+			Auth: introspect.ClientAuth{Method: introspect.AuthClientSecretBasic,
+				ClientID: in.ClientID, ClientSecret: in.ClientSecret},
+			Provider:      introspect.ProviderHydra,
+			Audiences:     []string{cfg.Audience},
+			ClientIDs:     cfg.Clients,
+			Leeway:        cfg.Leeway,
+			HTTPClient:    &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: in.MaxConcurrent, IdleConnTimeout: 30 * time.Second}},
+			Timeout:       in.Timeout,
+			MaxAge:        in.MaxAge,
+			MaxCacheBytes: in.CacheBytes,
+			MaxConcurrent: in.MaxConcurrent,
+			Rate:          in.Rate,
+			Burst:         in.Burst,
+			Observer:      intro,
+		})
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		ic.Mode, ic.Introspection, ic.OpaquePrefix = jwtverify.ModeJWTOrIntrospect, src, "ory_at_"
+	}
 	v, err := jwtverify.New(jwtverify.Config{
-		Issuers: []jwtverify.IssuerConfig{{
-			Name:       "soak",
-			Issuer:     cfg.Issuer,
-			Keys:       c,
-			Audiences:  []string{cfg.Audience},
-			ClientIDs:  cfg.Clients,
-			Algorithms: []string{cfg.Alg},
-			Leeway:     cfg.Leeway,
-			// Bearer tokens stay accepted; a certificate-bound token only
-			// with its certificate on a TLS connection.
-			Binding: binding.Config{Policy: binding.Optional, Methods: binding.Certificate},
-		}},
-		Cache: jwtverify.CacheConfig{MaxEntries: cfg.CacheMaxEntries, MaxBytes: cfg.CacheMaxBytes},
+		Issuers: []jwtverify.IssuerConfig{ic},
+		Cache:   jwtverify.CacheConfig{MaxEntries: cfg.CacheMaxEntries, MaxBytes: cfg.CacheMaxBytes},
 	})
 	if err != nil {
 		return err
@@ -310,9 +410,13 @@ func runChild(cfg childConfig, stdin io.Reader, out *emitter) error {
 			uk[k] = n
 		}
 		unknownMu.Unlock()
-		out.emit(event{Type: "sample", Sample: &Sample{T: time.Now().UnixNano(), RSS: rss(),
+		smp := &Sample{T: time.Now().UnixNano(), RSS: rss(),
 			HeapAlloc: ms.HeapAlloc, HeapInuse: ms.HeapInuse, Goroutines: runtime.NumGoroutine(), AfterGC: gc,
-			CacheEntries: cs.Entries, CacheBytes: cs.Bytes, UnknownKID: uk}})
+			CacheEntries: cs.Entries, CacheBytes: cs.Bytes, UnknownKID: uk}
+		if intro != nil {
+			smp.Introspection = intro.snapshot()
+		}
+		out.emit(event{Type: "sample", Sample: smp})
 	}
 
 	// Commands from the driver; end of input stops the child.

@@ -44,14 +44,46 @@ const (
 	// kindBound is a bound client's valid certificate-bound token, sent
 	// over TLS with its certificate.
 	kindBound
+	// kindOpaque is an opaque client's own opaque token (introspected),
+	// revoked now and then (see driver.revokeLoop).
+	kindOpaque
+	// Opaque attacks: a token in Hydra's format that was never issued, and
+	// a live opaque token of a client that is not on the allow list.
+	kindOpaqueJunk
+	kindOpaqueForeign
 	numKinds
 )
 
 // numAttacks is how many attack kinds follow kindJunk.
 const numAttacks = int(kindStolenOtherCert-kindJunk) + 1
 
+// numOpaqueAttacks is how many opaque attack kinds follow
+// kindOpaqueJunk; attackers send them only when some clients are opaque.
+const numOpaqueAttacks = int(kindOpaqueForeign-kindOpaqueJunk) + 1
+
 var kindNames = [numKinds]string{"valid", "junk", "forged", "expired", "other-audience", "unknown-kid",
-	"stolen-bound-plain", "stolen-bound-no-cert", "stolen-bound-other-cert", "bound-valid"}
+	"stolen-bound-plain", "stolen-bound-no-cert", "stolen-bound-other-cert", "bound-valid",
+	"opaque-valid", "opaque-junk", "opaque-foreign"}
+
+// isOpaque reports whether kind is sent to introspection.
+func isOpaque(kind uint8) bool { return kind >= kindOpaque && kind <= kindOpaqueForeign }
+
+// attackKind is the n-th attacker request's kind: the attacks in turn,
+// the opaque ones included when opaque is true.
+func attackKind(n int, opaque bool) uint8 {
+	k := numAttacks
+	if opaque {
+		k += numOpaqueAttacks
+	}
+	if i := n % k; i < numAttacks {
+		return kindJunk + uint8(i)
+	} else {
+		return kindOpaqueJunk + uint8(i-numAttacks)
+	}
+}
+
+// foreignClient gets opaque tokens from the issuer but is on no allow list.
+const foreignClient = "soak-foreign"
 
 // isValid reports whether kind carries a client's own valid token.
 func isValid(kind uint8) bool { return kind == kindValid || kind == kindBound }
@@ -63,7 +95,7 @@ func isBoundToken(kind uint8) bool { return kind >= kindStolenPlain && kind <= k
 const (
 	outAccepted    uint8 = iota // 200 / OK
 	outRefused                  // 400, 401, 403 / Unauthenticated, PermissionDenied
-	outUnavailable              // 503 / Unavailable KEYS_UNAVAILABLE
+	outUnavailable              // 503 / Unavailable with m2mauth's ErrorInfo (keys or introspection)
 	outError                    // anything else: transport error, other status
 	outClientError              // the client had no token (token endpoint down)
 	outDropped                  // the driver could not queue the request
@@ -73,10 +105,12 @@ const (
 type record struct {
 	sched, start, end int64
 	exp               int64 // the valid token's exp, Unix seconds
-	kid               int32 // index into driver.kids, -1 when none
-	kind              uint8
-	grpc              bool
-	outcome           uint8
+	// kid is the index into driver.kids, -1 when none; for kindOpaque,
+	// the index of the token in driver.opaque.
+	kid     int32
+	kind    uint8
+	grpc    bool
+	outcome uint8
 }
 
 type job struct {
@@ -124,6 +158,58 @@ type driver struct {
 
 	burst   atomic.Bool
 	dropped atomic.Int64
+
+	// Opaque clients: isOpaque[i] for client i; opaque logs the tokens
+	// they sent and when each was revoked.
+	isOpaque []bool
+	opaque   opaqueLog
+}
+
+// opaqueToken is one opaque token a client sent; the revocation times are
+// Unix nanoseconds just before and after the revocation request (0: not
+// revoked).
+type opaqueToken struct {
+	Client    int   `json:"client"`
+	RevBefore int64 `json:"rev_before,omitempty"`
+	RevAfter  int64 `json:"rev_after,omitempty"`
+}
+
+// opaqueLog indexes the opaque tokens the clients sent.
+type opaqueLog struct {
+	mu     sync.Mutex
+	tokens []opaqueToken
+	index  map[string]int32
+}
+
+// id returns the index of tok, sent by client.
+func (l *opaqueLog) id(tok string, client int) int32 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if i, ok := l.index[tok]; ok {
+		return i
+	}
+	if l.index == nil {
+		l.index = map[string]int32{}
+	}
+	i := int32(len(l.tokens))
+	l.tokens = append(l.tokens, opaqueToken{Client: client})
+	l.index[tok] = i
+	return i
+}
+
+// revoked records the revocation of tok (which must have been sent).
+func (l *opaqueLog) revoked(tok string, before, after int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if i, ok := l.index[tok]; ok {
+		l.tokens[i].RevBefore, l.tokens[i].RevAfter = before, after
+	}
+}
+
+func (l *opaqueLog) snapshot() []opaqueToken {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]opaqueToken(nil), l.tokens...)
 }
 
 type tokenInfo struct {
@@ -208,6 +294,12 @@ func (d *driver) attackToken(kind uint8, client string) (string, error) {
 		return d.iss.Mint(oauthtest.WithClient(client), oauthtest.WithClaims(map[string]any{"aud": "https://other-api.example.test"}))
 	case kindUnknownKID: // a kid nobody published
 		return d.iss.Mint(oauthtest.WithClient(client), oauthtest.WithUntrustedKey(alg))
+	case kindOpaqueJunk: // Hydra's format, never issued: the pre-check passes, the endpoint says inactive
+		b := make([]byte, 64)
+		_, _ = rand.Read(b)
+		return "ory_at_" + base64.RawURLEncoding.EncodeToString(b[:32]) + "." + base64.RawURLEncoding.EncodeToString(b[32:]), nil
+	case kindOpaqueForeign: // live at the issuer, but the client is not allowed
+		return d.iss.MintOpaque(foreignClient)
 	}
 	return "", fmt.Errorf("soak: unknown kind %d", kind)
 }
@@ -227,7 +319,16 @@ func (d *driver) stolenToken(n int, clientIDs []string) (string, error) {
 func (d *driver) do(ctx context.Context, j job, clientIDs []string) record {
 	rec := record{sched: j.sched, kind: j.kind, grpc: j.grpc, kid: -1}
 	var tok string
-	if isValid(j.kind) {
+	if j.kind == kindOpaque {
+		t, err := d.clients[j.client].Load().Token()
+		if err != nil {
+			rec.start = time.Now().UnixNano()
+			rec.end = rec.start
+			rec.outcome = outClientError
+			return rec
+		}
+		tok, rec.kid = t.AccessToken, d.opaque.id(t.AccessToken, j.client)
+	} else if isValid(j.kind) {
 		t, err := d.clients[j.client].Load().Token()
 		if err != nil {
 			rec.start = time.Now().UnixNano()
@@ -311,8 +412,10 @@ func (d *driver) callGRPC(ctx context.Context, conn *grpc.ClientConn, tok string
 	case codes.Unauthenticated, codes.PermissionDenied:
 		return outRefused
 	case codes.Unavailable:
+		// m2mauth's own Unavailable (keys or introspection), not a
+		// transport failure.
 		for _, det := range status.Convert(err).Details() {
-			if info, ok := det.(*errdetails.ErrorInfo); ok && info.GetReason() == grpcauth.InfoKeysUnavailable {
+			if info, ok := det.(*errdetails.ErrorInfo); ok && info.GetDomain() == grpcauth.Domain {
 				return outUnavailable
 			}
 		}

@@ -54,6 +54,9 @@ func Markdown(r *Report) string {
 		w("| Certificate-bound tokens | %d requests carried one: %d from %d bound clients (tls_client_auth and self_signed_tls_client_auth) with their certificate, must accept %d, accepted %d, either %d; %d stolen and replayed, accepted %d; false accepts **%d**, false refuses **%d** |\n",
 			b.Requests, own.Requests, s.BoundClients, own.MustAccept, own.Accepted, own.Either, b.Requests-own.Requests, b.Accepted-own.Accepted, b.FalseAccepts, b.FalseRefuses)
 	}
+	if in := r.Introspection; in != nil {
+		w("| Introspection | %s |\n", introspectionRow(r))
+	}
 	w("| Client side | %d requests not sent: the client had no token (token endpoint down when its token was due) |\n", t.ClientErrors)
 	rs := r.Resources
 	w("| API child | peak RSS %.1f MiB, peak heap %.1f MiB; live heap idle %.1f MiB before, %.1f MiB after (bound %.1f MiB); goroutines idle %d before, %d after; under load first %d, last %d, max %d |\n\n",
@@ -139,7 +142,13 @@ func Markdown(r *Report) string {
 		w("After each stretch of faults that failed a fetch, the API fetched again within %.2f s at most (bound %.2f s: backoff max + fetch timeout + slack). ", slices.Max(f.Recoveries), f.RecoveryBound)
 	}
 	w("Lookup misses by outcome: %s.\n\n", kv64(f.UnknownKIDMiss))
-	w("The run fails (exit 1; `.ci/run` plays one cycle) on any false accept, false refuse, 503 while a key set was usable, transport error or dropped request (certificate-bound tokens included, and when none was checked); an \"either\" count or catch-up window beyond its bound; a fetch sooner than 1 s after the previous one, unknown-kid refreshes closer than the cooldown, more fetches in a phase than its bound, a recovery slower than its bound; more idle goroutines after the run than before (+%d); a live heap after the run above the one before plus the verified-token cache's maximum plus %d MiB. Latency has no threshold.\n%s\n",
+	if in := r.Introspection; in != nil {
+		w("### Introspected routes (issue 19)\n\n")
+		w("%d of the bearer clients get opaque tokens (Hydra's format) and the API's issuer is in jwt-or-introspect mode: their tokens go to an `introspect.Source` (client_secret_basic at the issuer's RFC 7662 endpoint; answers reused for at most %s, calls time out after %s; budget %g calls/s, burst %d, %d in flight). ", in.OpaqueClients, in.MaxAge, in.Timeout, in.Rate, in.Burst, in.MaxConcurrent)
+		w("In turn, each opaque client's current token is revoked at the issuer's RFC 7009 endpoint; the client keeps sending it for the revocation bound plus 2 s, then restarts with a new one. A client's own token must be accepted until revoked and refused once the bound (max age + call timeout + slack) has passed, *either* in between; attackers send never-issued tokens in Hydra's format and live opaque tokens of a client off the allow list (must refuse). A 503 is allowed for an introspected request only during an introspection fault (plus a call timeout, 1 s for the budget to refill, and slack). ")
+		w("The issuer's own request counter, read every 100 ms, must stay within the budget: in any stretch of T seconds at most burst + rate x (T + call timeout + 0.1 s).\n\n")
+	}
+	w("The run fails (exit 1; `.ci/run` plays one cycle) on any false accept, false refuse, 503 while a key set was usable (or, introspected, outside an introspection fault), transport error or dropped request (certificate-bound and opaque tokens included, and when none was checked); introspection calls beyond the budget; an \"either\" count or catch-up window beyond its bound; a fetch sooner than 1 s after the previous one, unknown-kid refreshes closer than the cooldown, more fetches in a phase than its bound, a recovery slower than its bound; more idle goroutines after the run than before (+%d); a live heap after the run above the one before plus the verified-token cache's maximum plus %d MiB. Latency has no threshold.\n%s\n",
 		goroutineTolerance, r.Settings.HeapAllowance>>20, SectionEnd)
 	return b.String()
 }
@@ -207,4 +216,33 @@ func kv64(m map[string]int64) string {
 		return "none"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// introspectionRow is the main table's line on the introspected routes.
+func introspectionRow(r *Report) string {
+	in := r.Introspection
+	c := func(k uint8) Counts {
+		if x := r.ByKind[kindNames[k]]; x != nil {
+			return *x
+		}
+		return Counts{}
+	}
+	own, junk, foreign := c(kindOpaque), c(kindOpaqueJunk), c(kindOpaqueForeign)
+	budget := "held"
+	if in.Excess > 0 {
+		budget = fmt.Sprintf("**exceeded by %.1f calls**", in.Excess)
+	}
+	api := ""
+	if a := in.API; a != nil {
+		api = fmt.Sprintf("; the API counted calls %s, cache hits %d, misses %d, over budget %s", kv64(a.Calls), a.CacheHits, a.CacheMisses, kv64(a.OverBudget))
+	}
+	return fmt.Sprintf("%d requests with %d opaque clients' own tokens: must accept %d (accepted %d), must refuse %d (revoked), either %d (revoked within the bound); 503 during introspection faults %d; "+
+		"%d revocations, %d checked after the bound, a revoked token accepted at most %.2f s after its revocation (bound %.2f s); "+
+		"junk %d (accepted %d), foreign client %d (accepted %d); false accepts **%d**, false refuses **%d**, 503 outside faults **%d**; "+
+		"introspection calls at the issuer %d, %.1f/s on average, at most %d in one second (budget %g/s, burst %d: %s)%s",
+		own.Requests, in.OpaqueClients, own.MustAccept, own.Accepted, own.MustRefuse, own.Either, in.Outage503,
+		in.Revocations, in.Checked, in.AcceptedAfterS, in.BoundS,
+		junk.Requests, junk.Accepted, foreign.Requests, foreign.Accepted,
+		own.FalseAccepts+junk.FalseAccepts+foreign.FalseAccepts, own.FalseRefuses, own.Disallowed503+junk.Disallowed503+foreign.Disallowed503,
+		in.Calls, in.CallsPerSec, in.Peak1s, in.Rate, in.Burst, budget, api)
 }

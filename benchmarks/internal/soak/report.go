@@ -33,6 +33,9 @@ type Report struct {
 	Fetches   FetchStats         `json:"fetches"`
 	Resources Resources          `json:"resources"`
 	Issuer    IssuerHistory      `json:"issuer"`
+	// Introspection covers the opaque clients' introspected routes (nil
+	// without opaque clients).
+	Introspection *IntrospectionStats `json:"introspection,omitempty"`
 }
 
 // Settings records what the run was configured with and where it ran.
@@ -85,7 +88,8 @@ type Counts struct {
 	Dropped       int `json:"dropped"`
 	// ValidRefusedByDesign: valid tokens that must be refused: their key
 	// was withdrawn and the API refetched, or the API had no usable key
-	// set (stale).
+	// set (stale), or (opaque) they were revoked beyond the revocation
+	// delay.
 	ValidRefusedByDesign int `json:"valid_refused_by_design"`
 }
 
@@ -197,6 +201,8 @@ type evalInput struct {
 	defs        []phaseDef
 	loadBefore  string
 	loadAfter   string
+	opaque      []opaqueToken // the opaque tokens the clients sent
+	calls       []callSample  // the issuer's introspection request counter
 }
 
 func secs(d time.Duration) float64 { return math.Round(d.Seconds()*100) / 100 }
@@ -288,6 +294,9 @@ func evaluate(in evalInput) *Report {
 	}
 	expiryEv := &EventStats{Kind: "expiry", Window: -1}
 	uncharged := 0
+	outages := introOutages(in.faults, in.end, cfg, stall)
+	revBound := revocationBound(cfg, stall)
+	revEither, outage503 := 0, 0
 
 	// Phases.
 	byName := map[string]*PhaseStats{}
@@ -341,6 +350,9 @@ func evaluate(in evalInput) *Report {
 				}
 			case eitherExpiry:
 				ev = expiryEv
+			case eitherRevoked:
+				revEither++
+				return
 			}
 			if ev == nil {
 				uncharged++
@@ -352,7 +364,12 @@ func evaluate(in evalInput) *Report {
 		}, func() bool {
 			_, _, none := tl.query(rec.start, rec.end, "")
 			return none
+		}, func() (uint8, bool, string) {
+			return opaqueTruth(rec, in.opaque, outages, revBound)
 		}, in.kids)
+		if isOpaque(rec.kind) && rec.outcome == outUnavailable {
+			outage503++
+		}
 		ps.Counts.add(one)
 		kc.add(one)
 		if isBoundToken(rec.kind) {
@@ -419,6 +436,7 @@ func evaluate(in evalInput) *Report {
 
 	evalFetches(rep, in, tl)
 	evalResources(rep, in)
+	evalIntrospection(rep, in, stall, revEither, outage503)
 	return rep
 }
 
@@ -560,7 +578,7 @@ func evalFetches(rep *Report, in evalInput, tl *apiTimeline) {
 func faultStretches(faults []faultEntry, end, gap int64) [][2]int64 {
 	var iv [][2]int64
 	for _, f := range faults {
-		if f.Endpoint == "token" {
+		if !keyFault(f) {
 			continue
 		}
 		e := f.End
@@ -598,6 +616,9 @@ func evalResources(rep *Report, in evalInput) {
 		rs.Goroutines = [2]int{under[0].Goroutines, under[len(under)-1].Goroutines}
 	}
 	rs.HeapBound = in.base.HeapAlloc + uint64(cfg.CacheMaxBytes) + uint64(cfg.HeapAllowance)
+	if cfg.OpaqueClients > 0 {
+		rs.HeapBound += uint64(cfg.IntrospectCacheBytes) // the introspection answers' cache
+	}
 	if in.final.Goroutines > in.base.Goroutines+goroutineTolerance {
 		rep.fail("goroutines grew: %d idle before the run, %d idle after (tolerance %d)", in.base.Goroutines, in.final.Goroutines, goroutineTolerance)
 	}
@@ -633,7 +654,7 @@ func loadAvg() string {
 // countRecord counts one request into c and returns lat with its latency;
 // charge receives the reason and kid of an "either".
 func countRecord(c *Counts, rec *record, lat []int64, charge func(reason, kid string),
-	truth func(kid string) (uint8, bool, string), noneAt func() bool, kids []string) []int64 {
+	truth func(kid string) (uint8, bool, string), noneAt func() bool, opaque func() (uint8, bool, string), kids []string) []int64 {
 	c.Requests++
 	switch rec.outcome {
 	case outClientError:
@@ -658,16 +679,21 @@ func countRecord(c *Counts, rec *record, lat []int64, charge func(reason, kid st
 	var want uint8
 	var allow503 bool
 	var reason, kid string
-	if isValid(rec.kind) {
+	switch {
+	case isOpaque(rec.kind):
+		want, allow503, reason = opaque()
+	case isValid(rec.kind):
 		kid = kids[rec.kid]
 		want, allow503, reason = truth(kid)
-	} else {
+	default:
 		want, allow503 = mustRefuse, noneAt()
 	}
 	switch want {
 	case mustAccept:
 		c.MustAccept++
-		if rec.outcome == outRefused || rec.outcome == outUnavailable {
+		// A 503 is a false refuse unless allowed (introspected tokens
+		// during an introspection outage).
+		if rec.outcome == outRefused || rec.outcome == outUnavailable && !allow503 {
 			c.FalseRefuses++
 		}
 	case mustRefuse:
@@ -675,7 +701,7 @@ func countRecord(c *Counts, rec *record, lat []int64, charge func(reason, kid st
 		if rec.outcome == outAccepted {
 			c.FalseAccepts++
 		}
-		if isValid(rec.kind) && rec.outcome != outAccepted {
+		if (isValid(rec.kind) || rec.kind == kindOpaque) && rec.outcome != outAccepted {
 			c.ValidRefusedByDesign++
 		}
 	case either:

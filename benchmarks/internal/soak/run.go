@@ -37,13 +37,21 @@ func Run(cfg Config) (*Report, error) {
 	defer iss.Close()
 	clientIDs := make([]string, cfg.Clients)
 	certs := make([]*oauthtest.ClientCert, cfg.Clients)
+	opaque := make([]bool, cfg.Clients)
 	var boundIdx []int
+	bearer := 0 // bearer clients so far
 	for i := range clientIDs {
 		clientIDs[i] = fmt.Sprintf("soak-client-%03d", i)
 		c := oauthtest.Client{ID: clientIDs[i], Secret: "secret-" + clientIDs[i], Scopes: []string{scope}, Audiences: []string{audience}}
 		if i*cfg.BoundClients%cfg.Clients >= cfg.BoundClients { // BoundClients of them, the first one included
-
 			iss.RegisterClient(c)
+			// OpaqueClients of the bearer clients, spread among them, get
+			// opaque tokens in Hydra's format.
+			if nb := cfg.Clients - cfg.BoundClients; bearer*cfg.OpaqueClients%nb < cfg.OpaqueClients {
+				iss.SetOpaqueClient(clientIDs[i], oauthtest.OpaqueHydra)
+				opaque[i] = true
+			}
+			bearer++
 			continue
 		}
 		// A certificate client: tls_client_auth (a certificate of the
@@ -74,6 +82,17 @@ func Run(cfg Config) (*Report, error) {
 		Refresh: cfg.Refresh, Cooldown: cfg.Cooldown, FetchTimeout: cfg.FetchTimeout, MaxStaleness: cfg.MaxStaleness,
 		BackoffMax: cfg.BackoffMax, MaxResponseBytes: maxResponseBytes, CacheMaxEntries: cfg.CacheMaxEntries,
 		CacheMaxBytes: cfg.CacheMaxBytes, Leeway: cfg.Leeway}
+	if cfg.OpaqueClients > 0 {
+		// The API introspects as a client of the issuer's RFC 7662
+		// endpoint; a client off the allow list also gets opaque tokens
+		// (the attackers' foreign tokens).
+		const apiID, apiSecret = "soak-api", "soak-api-introspection-secret"
+		iss.RegisterIntrospectionClient(oauthtest.IntrospectionClient{ID: apiID, Secret: apiSecret})
+		iss.SetOpaqueClient(foreignClient, oauthtest.OpaqueHydra)
+		cc.Introspection = &childIntrospection{Endpoint: iss.IntrospectionURL(), ClientID: apiID, ClientSecret: apiSecret,
+			MaxAge: cfg.IntrospectMaxAge, Timeout: cfg.IntrospectTimeout, Rate: cfg.IntrospectRate, Burst: cfg.IntrospectBurst,
+			MaxConcurrent: cfg.IntrospectMaxConcurrent, CacheBytes: cfg.IntrospectCacheBytes}
+	}
 	ch, err := startChild(&cfg, cc)
 	if err != nil {
 		return nil, err
@@ -115,7 +134,7 @@ func Run(cfg Config) (*Report, error) {
 	}
 	d := &driver{cfg: cfg, iss: iss, kidIx: map[string]int32{}, parsed: map[string]tokenInfo{},
 		httpURL: "http://" + ready.HTTP + httpPath, httpsURL: "https://" + ready.HTTPS + httpPath,
-		certs: certs, boundIdx: boundIdx}
+		certs: certs, boundIdx: boundIdx, isOpaque: opaque}
 	d.clients = make([]atomic.Pointer[clientSource], len(clientIDs))
 	d.newSource = func(i int) *clientSource {
 		if certs[i] != nil {
@@ -201,6 +220,19 @@ func Run(cfg Config) (*Report, error) {
 	var phases []phaseRun
 	schedDone := make(chan error, 1)
 	go func() { schedDone <- play(&cfg, is, d, start, end, &phases, logf) }()
+	// Revocations and the count of introspection calls run beside the
+	// schedule.
+	var (
+		auxWG     sync.WaitGroup
+		revokeErr error
+		calls     []callSample
+	)
+	auxCtx, auxCancel := context.WithDeadline(ctx, end)
+	if cfg.OpaqueClients > 0 {
+		auxWG.Add(2)
+		go func() { defer auxWG.Done(); revokeErr = d.revokeLoop(auxCtx, clientIDs, tokenHTTP) }()
+		go func() { defer auxWG.Done(); calls = sampleCalls(auxCtx, iss) }()
+	}
 	var dropped []record
 	generate(&cfg, d, start, end, queue, func(j job) {
 		dropped = append(dropped, record{sched: j.sched, kind: j.kind, grpc: j.grpc, kid: -1, outcome: outDropped})
@@ -208,6 +240,8 @@ func Run(cfg Config) (*Report, error) {
 	close(queue)
 	wg.Wait()
 	schedErr := <-schedDone
+	auxCancel()
+	auxWG.Wait()
 	is.clearAll()
 	records = append(records, dropped...)
 	logf("load done: %d requests", len(records))
@@ -242,10 +276,14 @@ func Run(cfg Config) (*Report, error) {
 
 	in := evalInput{cfg: cfg, start: start.UnixNano(), end: end.UnixNano(), records: records, kids: d.kids,
 		keys: keys, faults: faults, phases: phases, fetches: fetches, samples: samples, base: base, final: final,
-		defs: schedule(&cfg), loadBefore: loadBefore, loadAfter: loadAvg()}
+		defs: schedule(&cfg), loadBefore: loadBefore, loadAfter: loadAvg(),
+		opaque: d.opaque.snapshot(), calls: calls}
 	rep := evaluate(in)
 	if schedErr != nil {
 		rep.fail("schedule: %v", schedErr)
+	}
+	if revokeErr != nil {
+		rep.fail("revocations: %v", revokeErr)
 	}
 	for _, e := range childErrs {
 		rep.fail("API child: %s", e)
@@ -272,6 +310,10 @@ func generate(cfg *Config, d *driver, start, end time.Time, queue chan<- job, dr
 		return time.Duration(float64(time.Second) / rate)
 	}
 	vi, ai, bi := iv(valid), iv(attack), iv(attack*cfg.BurstFactor)
+	attackCycle := numAttacks
+	if cfg.OpaqueClients > 0 {
+		attackCycle += numOpaqueAttacks
+	}
 	stagger := (cfg.TokenLifetime - renewEarly) / time.Duration(cfg.Clients)
 	nextV, nextA, nextB := start, start.Add(ai/2), start
 	var nv, na int
@@ -297,15 +339,18 @@ func generate(cfg *Config, d *driver, start, end time.Time, queue chan<- job, dr
 				active = min(cfg.Clients, 1+int(nextV.Sub(start)/stagger))
 			}
 			kind, client := kindValid, nv%active
-			if d.certs[client] != nil {
+			switch {
+			case d.certs[client] != nil:
 				kind = kindBound
+			case d.isOpaque[client]:
+				kind = kindOpaque
 			}
 			push(job{sched: nextV.UnixNano(), kind: kind, client: client, grpc: (nv/active)%2 == 1})
 			nv++
 			nextV = nextV.Add(vi)
 		}
 		for ai > 0 && !nextA.After(now) && nextA.Before(end) {
-			push(job{sched: nextA.UnixNano(), kind: kindJunk + uint8(na%numAttacks), client: na % cfg.Clients, grpc: (na/numAttacks)%2 == 1})
+			push(job{sched: nextA.UnixNano(), kind: attackKind(na, cfg.OpaqueClients > 0), client: na % cfg.Clients, grpc: (na/attackCycle)%2 == 1})
 			na++
 			nextA = nextA.Add(ai)
 		}

@@ -37,6 +37,14 @@ func schedule(c *Config) []phaseDef {
 	// with a recovery between them, so that only the "stale" phase lets the
 	// key set go stale.
 	recover := phaseDef{name: "recover", dur: c.BackoffMax + ft + 1500*time.Millisecond, what: "no fault: the API fetches again"}
+	// The introspection endpoint's faults last twice the answers' maximum
+	// age: answers cached before keep working, then expire, and new or
+	// expired tokens get 503 until the endpoint is back.
+	intro := func(f oauthtest.Fault) func(*issuerLog, *driver) error {
+		return func(is *issuerLog, d *driver) error { is.setFault(oauthtest.EndpointIntrospect, f); return nil }
+	}
+	im, it := c.IntrospectMaxAge, c.IntrospectTimeout
+	introRecover := phaseDef{name: "recover-introspect", dur: it + 1500*time.Millisecond, what: "no fault: new opaque tokens are introspected again"}
 	return []phaseDef{
 		{name: "steady", dur: 2 * r, what: "no fault"},
 		{name: "jwks-500", dur: 3 * r, what: "JWKS answers 500 over three refresh periods",
@@ -60,6 +68,15 @@ func schedule(c *Config) []phaseDef {
 				{4 * time.Second, func(is *issuerLog, d *driver) error { is.clearFault(oauthtest.EndpointJWKS); return nil }},
 			}},
 		recover,
+		{name: "introspect-500", dur: 2 * im, what: fmt.Sprintf("introspection endpoint answers 500 for twice the %v answer max age: cached answers keep working, other opaque tokens 503", im),
+			steps: []step{{0, intro(oauthtest.Fault{Status: 500})}}},
+		introRecover,
+		{name: "introspect-slow", dur: 2 * im, what: fmt.Sprintf("introspection answers after %v, over the %v call timeout", 3*it, it),
+			steps: []step{{0, intro(oauthtest.Fault{Delay: 3 * it})}}},
+		introRecover,
+		{name: "introspect-down", dur: 2 * im, what: "introspection answers cut off mid-body (the server going down)",
+			steps: []step{{0, intro(oauthtest.Fault{Truncate: true})}}},
+		introRecover,
 		{name: "rotate-overlap", dur: 2 * r, what: "new signing key published; the old one stays until its tokens expired",
 			steps: []step{{0, func(is *issuerLog, d *driver) error { return is.rotate(true) }}}},
 		{name: "token-down", dur: 10 * time.Second, what: "token endpoint 503: clients keep their tokens, renewals fail",
@@ -174,7 +191,7 @@ func (is *issuerLog) clearFault(e oauthtest.Endpoint) {
 }
 
 func (is *issuerLog) clearAll() {
-	for _, e := range []oauthtest.Endpoint{oauthtest.EndpointDiscovery, oauthtest.EndpointJWKS, oauthtest.EndpointToken} {
+	for _, e := range []oauthtest.Endpoint{oauthtest.EndpointDiscovery, oauthtest.EndpointJWKS, oauthtest.EndpointToken, oauthtest.EndpointIntrospect} {
 		is.clearFault(e)
 	}
 }

@@ -11,11 +11,20 @@
 // golang.org/x/oauth2/clientcredentials (some of them certificate-bound,
 // from the issuer's mutual TLS token endpoint) and attacker workers (junk,
 // forged, expired, other-audience and unknown-kid tokens; stolen bound
-// tokens replayed without the certificate or with another one), plays the fault schedule against the issuer and writes a report.
+// tokens replayed without the certificate or with another one; opaque
+// tokens in Hydra's format never issued, or of a client off the allow
+// list), plays the fault schedule against the issuer and writes a report.
+// Some bearer clients get opaque tokens, which the API introspects (the
+// issuer in jwt-or-introspect mode, an introspect.Source with a call
+// budget); the driver revokes their tokens in turn at the issuer's RFC
+// 7009 endpoint, the schedule faults the introspection endpoint (500,
+// slow, cut off), and the issuer's request counter checks the budget.
 // Every request has one of three expected outcomes: must accept, must
 // refuse, or either (what the design allows by intent: a key published but
 // not yet fetched, a key withdrawn but not yet refetched, the moment the
-// key set goes stale); "either" is counted per event and bounded.
+// key set goes stale, an opaque token revoked within the revocation
+// delay); "either" is counted per key event and bounded, and a revoked
+// token's "either" lasts at most the revocation bound.
 package soak
 
 import (
@@ -48,6 +57,20 @@ type Config struct {
 	// certificate-bound tokens and call the API's TLS routes with their
 	// certificate. Default: a quarter of Clients, at least one.
 	BoundClients int
+	// OpaqueClients of the bearer clients (never bound ones) get opaque
+	// tokens (Ory Hydra's format) from the issuer's token endpoint; the API
+	// verifies them by RFC 7662 introspection (the issuer is in
+	// jwt-or-introspect mode). Default: a quarter of Clients, at least one,
+	// at most the bearer clients; negative: none.
+	OpaqueClients int
+	// The API's introspect.Source settings: MaxAge (the revocation
+	// delay), the call Timeout, the call budget (Rate per second, Burst,
+	// MaxConcurrent) and the answer cache's byte bound.
+	IntrospectMaxAge, IntrospectTimeout time.Duration
+	IntrospectRate                      float64
+	IntrospectBurst                     int
+	IntrospectMaxConcurrent             int
+	IntrospectCacheBytes                int64
 	// TokenLifetime of issued tokens; x/oauth2 renews them 10 s early.
 	TokenLifetime time.Duration
 	// The API's jwkscache settings: Refresh is its min, max and default
@@ -74,24 +97,32 @@ type Config struct {
 }
 
 // Defaults are the compressed-clock settings: one cycle of the schedule
-// takes about 115 s.
+// takes about 140 s.
 var Defaults = Config{
-	Rate:            200,
-	AttackShare:     0.1,
-	BurstFactor:     5,
-	Clients:         20,
-	TokenLifetime:   30 * time.Second,
-	Refresh:         3 * time.Second,
-	Cooldown:        2 * time.Second,
-	FetchTimeout:    500 * time.Millisecond,
-	MaxStaleness:    15 * time.Second,
-	BackoffMax:      2 * time.Second,
-	Leeway:          5 * time.Second,
-	CacheMaxEntries: 10000,
-	CacheMaxBytes:   4 << 20,
-	HeapAllowance:   8 << 20,
-	Slack:           time.Second,
-	Workers:         256,
+	Rate:        200,
+	AttackShare: 0.1,
+	BurstFactor: 5,
+	Clients:     20,
+	// Introspection: answers reused for 3 s (the revocation delay); 20
+	// calls per second with a burst of 20 and 8 in flight.
+	IntrospectMaxAge:        3 * time.Second,
+	IntrospectTimeout:       500 * time.Millisecond,
+	IntrospectRate:          20,
+	IntrospectBurst:         20,
+	IntrospectMaxConcurrent: 8,
+	IntrospectCacheBytes:    1 << 20,
+	TokenLifetime:           30 * time.Second,
+	Refresh:                 3 * time.Second,
+	Cooldown:                2 * time.Second,
+	FetchTimeout:            500 * time.Millisecond,
+	MaxStaleness:            15 * time.Second,
+	BackoffMax:              2 * time.Second,
+	Leeway:                  5 * time.Second,
+	CacheMaxEntries:         10000,
+	CacheMaxBytes:           4 << 20,
+	HeapAllowance:           8 << 20,
+	Slack:                   time.Second,
+	Workers:                 256,
 }
 
 func (c *Config) fill() error {
@@ -109,6 +140,20 @@ func (c *Config) fill() error {
 	setDur(&c.BackoffMax, d.BackoffMax)
 	setDur(&c.Leeway, d.Leeway)
 	setDur(&c.Slack, d.Slack)
+	setDur(&c.IntrospectMaxAge, d.IntrospectMaxAge)
+	setDur(&c.IntrospectTimeout, d.IntrospectTimeout)
+	if c.IntrospectRate == 0 {
+		c.IntrospectRate = d.IntrospectRate
+	}
+	if c.IntrospectBurst == 0 {
+		c.IntrospectBurst = d.IntrospectBurst
+	}
+	if c.IntrospectMaxConcurrent == 0 {
+		c.IntrospectMaxConcurrent = d.IntrospectMaxConcurrent
+	}
+	if c.IntrospectCacheBytes == 0 {
+		c.IntrospectCacheBytes = d.IntrospectCacheBytes
+	}
 	if c.Duration == 0 {
 		c.Duration = cycleLength(c)
 	}
@@ -126,6 +171,12 @@ func (c *Config) fill() error {
 	}
 	if c.BoundClients == 0 {
 		c.BoundClients = max(1, c.Clients/4)
+	}
+	switch {
+	case c.OpaqueClients == 0:
+		c.OpaqueClients = max(0, min(max(1, c.Clients/4), c.Clients-c.BoundClients))
+	case c.OpaqueClients < 0:
+		c.OpaqueClients = 0
 	}
 	if c.CacheMaxEntries == 0 {
 		c.CacheMaxEntries = d.CacheMaxEntries
@@ -151,6 +202,10 @@ func (c *Config) fill() error {
 		return errors.New("soak: clients must be 1..1000")
 	case c.BoundClients < 1 || c.BoundClients > c.Clients:
 		return errors.New("soak: bound clients must be 1..clients")
+	case c.OpaqueClients > c.Clients-c.BoundClients:
+		return errors.New("soak: opaque clients must be at most the clients that are not bound")
+	case c.IntrospectMaxAge < time.Second || c.IntrospectTimeout <= 0 || c.IntrospectRate <= 0 || c.IntrospectBurst < 1 || c.IntrospectMaxConcurrent < 1:
+		return errors.New("soak: introspection max age must be at least 1s, and its timeout and budget positive")
 	case c.TokenLifetime < 20*time.Second:
 		return errors.New("soak: token lifetime must be at least 20s (x/oauth2 renews 10s early)")
 	case c.MaxStaleness < 10*time.Second+c.Refresh:

@@ -222,13 +222,16 @@ func TestSoakShort(t *testing.T) {
 	if rep.Totals.MustAccept == 0 || rep.Totals.MustRefuse == 0 || rep.Fetches.Total < 3 {
 		t.Fatalf("soak did too little: %+v, %d fetches", rep.Totals, rep.Fetches.Total)
 	}
-	for _, k := range []uint8{kindBound, kindStolenPlain, kindStolenNoCert, kindStolenOtherCert} {
+	for _, k := range []uint8{kindBound, kindStolenPlain, kindStolenNoCert, kindStolenOtherCert, kindOpaque, kindOpaqueJunk, kindOpaqueForeign} {
 		if c := rep.ByKind[kindNames[k]]; c == nil || c.Requests == 0 {
 			t.Fatalf("soak sent no %s request: %+v", kindNames[k], rep.ByKind)
 		}
 	}
 	if own := rep.ByKind[kindNames[kindBound]]; own.Accepted == 0 || rep.Bound.Accepted != own.Accepted {
 		t.Fatalf("bound tokens: %d of their clients' accepted, %d in all (a stolen one accepted?)", own.Accepted, rep.Bound.Accepted)
+	}
+	if in := rep.Introspection; in == nil || in.Checked == 0 || in.Calls == 0 || rep.ByKind[kindNames[kindOpaque]].Accepted == 0 {
+		t.Fatalf("introspected routes not exercised: %+v", in)
 	}
 	if md := Markdown(rep); !strings.Contains(md, SectionBegin) || !strings.Contains(md, "jwks-500") {
 		t.Fatalf("markdown lacks its section or phases:\n%s", md)

@@ -164,7 +164,7 @@ func classify(tl *apiTimeline, k *keyEntry, kid string, exp int64, a, b int64, l
 func blocked(faults []faultEntry, a, b int64) time.Duration {
 	var iv [][2]int64
 	for _, f := range faults {
-		if f.Endpoint == "token" {
+		if !keyFault(f) {
 			continue
 		}
 		s, e := max(f.Start, a), f.End
@@ -186,3 +186,8 @@ func blocked(faults []faultEntry, a, b int64) time.Duration {
 	}
 	return time.Duration(total)
 }
+
+// keyFault reports whether f can keep the API from fetching keys: a fault
+// of the JWKS or of discovery (not of the token or introspection
+// endpoints).
+func keyFault(f faultEntry) bool { return f.Endpoint == "jwks" || f.Endpoint == "discovery" }
