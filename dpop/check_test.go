@@ -408,6 +408,18 @@ func TestNewValidatesPublicOrigins(t *testing.T) {
 	if _, err := dpop.New(dpop.Config{}); err == nil {
 		t.Error("New accepted no PublicOrigins")
 	}
+	// http only on loopback, unless explicitly allowed.
+	if _, err := dpop.New(dpop.Config{PublicOrigins: []string{"http://api.example.com"}}); err == nil {
+		t.Error("New accepted an http origin outside loopback")
+	}
+	for _, o := range []string{"http://127.0.0.1:8080", "http://localhost", "http://[::1]:9000/api"} {
+		if _, err := dpop.New(dpop.Config{PublicOrigins: []string{o}}); err != nil {
+			t.Errorf("loopback origin %q: %v", o, err)
+		}
+	}
+	if _, err := dpop.New(dpop.Config{PublicOrigins: []string{"http://api.example.com"}, InsecureAllowHTTPOrigins: true}); err != nil {
+		t.Errorf("InsecureAllowHTTPOrigins: %v", err)
+	}
 }
 
 func TestCheckIAT(t *testing.T) {

@@ -47,14 +47,20 @@ type Config struct {
 	// PublicOrigins are the URIs clients use to reach this API, REQUIRED:
 	// "https://api.example.com", "https://api.example.com:8443" or, for an
 	// API a proxy publishes under a path prefix it strips,
-	// "https://example.com/orders" (scheme http or https, host, optional
-	// port and path prefix; no user info, query or fragment). A proof's
+	// "https://example.com/orders" (scheme https, host, optional port and
+	// path prefix; no user info, query or fragment; http only for a
+	// loopback host unless InsecureAllowHTTPOrigins). A proof's
 	// htu must equal one of them followed by the request's escaped path
 	// (r.URL.EscapedPath()), after normalisation. The request's Host and
 	// X-Forwarded-* headers are never used: they are the client's to set.
 	// New validates and normalises each origin (case of scheme and host,
 	// default port dropped, trailing slash of the prefix dropped).
 	PublicOrigins []string
+	// InsecureAllowHTTPOrigins accepts http public origins on hosts other
+	// than loopback: clients would send their tokens and proofs in clear
+	// text. An API behind a TLS-terminating proxy publishes https origins
+	// and does not need it.
+	InsecureAllowHTTPOrigins bool
 	// Replay records accepted proofs (Commit). Default:
 	// NewMemoryStore(DefaultMaxEntries), a per-process store: with several
 	// replicas, plug in a shared store, or a proof may be replayed once
@@ -123,7 +129,7 @@ func New(cfg Config) (*Checker, error) {
 		return nil, errors.New("dpop: PublicOrigins is required (the scheme, host and optional path prefix clients use)")
 	}
 	for _, s := range cfg.PublicOrigins {
-		o, err := parseOrigin(s)
+		o, err := parseOrigin(s, cfg.InsecureAllowHTTPOrigins)
 		if err != nil {
 			return nil, err
 		}

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/m2mauth/m2mauth/internal/urlpolicy"
 )
 
 // origin is a normalised public origin with its optional path prefix:
@@ -15,7 +17,7 @@ type origin struct {
 }
 
 // parseOrigin validates and normalises one Config.PublicOrigins entry.
-func parseOrigin(s string) (origin, error) {
+func parseOrigin(s string, insecureHTTP bool) (origin, error) {
 	bad := func(why string) (origin, error) {
 		return origin{}, fmt.Errorf("dpop: public origin %q: %s", s, why)
 	}
@@ -33,6 +35,9 @@ func parseOrigin(s string) (origin, error) {
 	host := strings.ToLower(u.Hostname())
 	if host == "" {
 		return bad("host is missing")
+	}
+	if scheme == "http" && !insecureHTTP && !urlpolicy.IsLoopbackHost(host) {
+		return bad("http outside loopback (clients would send tokens in clear text): use https, or InsecureAllowHTTPOrigins")
 	}
 	authority := host
 	if strings.Contains(host, ":") {
