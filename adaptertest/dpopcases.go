@@ -67,7 +67,7 @@ func dpopCases(t testing.TB, env *Env) []httpCase {
 		{Name: "K5_proof_for_another_token", Auth: []string{"DPoP " + bound}, Proof: proof(unbound),
 			Status: 401, Code: jwtverify.CodeInvalidDPoPProof, Scheme: SchemeDPoP, Result: unauth, Reason: dp},
 		{Name: "K5_proof_for_another_method", Method: "POST", Auth: []string{"DPoP " + bound},
-			Proof: func(_, url string) string { return proof(bound)("GET", url) },
+			Proof:  func(_, url string) string { return proof(bound)("GET", url) },
 			Status: 401, Code: jwtverify.CodeInvalidDPoPProof, Scheme: SchemeDPoP, Result: unauth, Reason: dp},
 		{Name: "K5_proof_for_another_url", Auth: []string{"DPoP " + bound},
 			Proof:  func(method, url string) string { return proof(bound)(method, url+"/other") },
