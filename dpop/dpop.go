@@ -73,15 +73,14 @@ type Config struct {
 // (Check, then Commit) or an authorization server's token endpoint
 // (CheckTokenRequest, then Commit). It is safe for concurrent use.
 type Checker struct {
-	algs     []string
-	algMask  uint16 // bit per algID
-	window   time.Duration
-	maxSize  int
-	origins  []origin
-	replay   ReplayStore
-	nonces   *Nonces
-	now      func() time.Time
-	maxUntil time.Duration
+	algs    []string
+	algMask uint16 // bit per algID
+	window  time.Duration
+	maxSize int
+	origins []origin
+	replay  ReplayStore
+	nonces  *Nonces
+	now     func() time.Time
 }
 
 // New validates cfg and returns a Checker.

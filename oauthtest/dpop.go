@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/m2mauth/m2mauth/dpop"
 )
 
 // DPoPProver is a DPoP client (RFC 9449): it holds a private key and makes
@@ -334,7 +337,85 @@ func asksNonce(resp *http.Response) bool {
 // (scope, audience, resource). It fails unless the answer is 200 with
 // token_type "DPoP".
 func (p *DPoPProver) FetchToken(ctx context.Context, client *http.Client, tokenURL, clientID, secret string, extra url.Values) (string, error) {
-	return "", errors.New("oauthtest: not implemented yet")
+	if client == nil {
+		client = http.DefaultClient
+	}
+	form := url.Values{}
+	for k, v := range extra {
+		form[k] = v
+	}
+	form.Set("grant_type", "client_credentials")
+	proof, err := p.Proof(http.MethodPost, tokenURL, "", "")
+	if err != nil {
+		return "", err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tokenURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", fmt.Errorf("oauthtest: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(clientID), url.QueryEscape(secret))
+	req.Header.Set("DPoP", proof)
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("oauthtest: token request: %w", err)
+	}
+	defer resp.Body.Close()
+	var answer struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+		Error       string `json:"error"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&answer); err != nil {
+		return "", fmt.Errorf("oauthtest: token answer (%d): %w", resp.StatusCode, err)
+	}
+	if resp.StatusCode != http.StatusOK || answer.TokenType != "DPoP" || answer.AccessToken == "" {
+		return "", fmt.Errorf("oauthtest: token request: status %d, error %q, token_type %q", resp.StatusCode, answer.Error, answer.TokenType)
+	}
+	return answer.AccessToken, nil
+}
+
+// startDPoP makes the token endpoint's proof checker: htu is checked
+// against the server's own origins (plain and, with WithMTLS, mutual TLS).
+func (s *Server) startDPoP() error {
+	origins := []string{s.URL()}
+	if u := s.MTLSURL(); u != "" {
+		origins = append(origins, u)
+	}
+	c, err := dpop.New(dpop.Config{
+		PublicOrigins: origins,
+		Algorithms:    []string{"ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA"},
+		Now:           s.now,
+	})
+	if err != nil {
+		return fmt.Errorf("oauthtest: %w", err)
+	}
+	s.dpop = c
+	return nil
+}
+
+// dpopProof checks the token request's DPoP proof, if it has one (RFC 9449
+// section 5): it returns the jkt to bind the token to, or a 400
+// invalid_dpop_proof error.
+func (s *Server) dpopProof(r *http.Request) (jkt string, bound bool, terr *tokenError) {
+	if len(r.Header.Values("DPoP")) == 0 {
+		return "", false, nil
+	}
+	v, err := s.dpop.CheckTokenRequest(r)
+	if err == nil {
+		err = s.dpop.Commit(r.Context(), v)
+	}
+	if err != nil {
+		return "", false, &tokenError{http.StatusBadRequest, "invalid_dpop_proof", "invalid DPoP proof"}
+	}
+	return v.JKT(), true, nil
+}
+
+func tokenType(dpopBound bool) string {
+	if dpopBound {
+		return "DPoP"
+	}
+	return "Bearer"
 }
 
 // WithDPoPBinding binds the minted token to the DPoP key with this

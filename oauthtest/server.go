@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/m2mauth/m2mauth/dpop"
 )
 
 // Defaults of minted tokens when no client is named.
@@ -86,8 +88,9 @@ type Server struct {
 	discoveryExtra map[string]any
 	serveOpenID    bool
 	serveRFC8414   bool
-	mtls           *mtlsState   // WithMTLS (mtls.go)
-	opaque         *opaqueState // introspect.go
+	mtls           *mtlsState    // WithMTLS (mtls.go)
+	opaque         *opaqueState  // introspect.go
+	dpop           *dpop.Checker // DPoP proofs at the token endpoint (dpop.go)
 }
 
 type config struct {
@@ -209,6 +212,10 @@ func New(opts ...Option) (*Server, error) {
 			s.srv.Close()
 			return nil, err
 		}
+	}
+	if err := s.startDPoP(); err != nil {
+		s.Close()
+		return nil, err
 	}
 	return s, nil
 }
@@ -451,6 +458,7 @@ func (s *Server) discoveryDocument() []byte {
 	}
 	s.mtlsMetadata(doc)
 	s.introspectionMetadata(doc)
+	doc["dpop_signing_alg_values_supported"] = s.dpop.Algorithms()
 	for name, v := range s.discoveryExtra {
 		if v == nil {
 			delete(doc, name)

@@ -154,13 +154,26 @@ func (s *Server) token(r *http.Request) (response, *tokenError) {
 	if certAuth {
 		claims["cnf"] = cnfClaim(thumb)
 	}
+	// RFC 9449 section 5: a DPoP proof binds the token to its key.
+	jkt, bound, terr := s.dpopProof(r)
+	if terr != nil {
+		return response{}, terr
+	}
+	if bound {
+		cnf, _ := claims["cnf"].(map[string]any)
+		if cnf == nil {
+			cnf = map[string]any{}
+		}
+		cnf["jkt"] = jkt
+		claims["cnf"] = cnf
+	}
 	at, err := s.accessToken(c.ID, claims) // a JWT, or opaque (introspect.go)
 	if err != nil {
 		return response{}, &tokenError{http.StatusInternalServerError, "server_error", "cannot mint"}
 	}
 	answer := map[string]any{
 		"access_token": at,
-		"token_type":   "Bearer",
+		"token_type":   tokenType(bound),
 		"expires_in":   int64(lifetime.Seconds()),
 	}
 	if len(scopes) > 0 {

@@ -1,0 +1,283 @@
+package dpop
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"math/big"
+)
+
+// algID numbers the supported proof algorithms.
+type algID uint8
+
+const (
+	rs256 algID = iota
+	rs384
+	rs512
+	ps256
+	ps384
+	ps512
+	es256
+	es384
+	es512
+	edDSA
+	numAlgs
+)
+
+var algNames = [numAlgs]string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+// algByName returns the algorithm named a, case-sensitively (RFC 7515
+// section 4.1.1).
+func algByName(a string) (algID, bool) {
+	for i, n := range algNames {
+		if n == a {
+			return algID(i), true
+		}
+	}
+	return 0, false
+}
+
+func algOfBytes(a []byte) (algID, bool) { return algByName(string(a)) }
+
+func (a algID) hash() crypto.Hash {
+	switch a {
+	case rs256, ps256, es256:
+		return crypto.SHA256
+	case rs384, ps384, es384:
+		return crypto.SHA384
+	case rs512, ps512, es512:
+		return crypto.SHA512
+	}
+	return 0
+}
+
+// RSA moduli accepted in a proof's jwk.
+const (
+	minRSABits = 2048
+	maxRSABits = 8192
+)
+
+// pubKey is the proof's public key, of the kind its alg needs.
+type pubKey struct {
+	ec  ecdsa.PublicKey
+	rsa rsa.PublicKey
+	ed  ed25519.PublicKey
+}
+
+var b64 = base64.RawURLEncoding.Strict()
+
+// b64Into decodes the canonical base64url s into dst, which it must fill
+// exactly. The alphabet is checked first: jwk members are JSON strings, and
+// Go's decoders skip CR and LF.
+func b64Into(dst []byte, s []byte) bool {
+	for _, c := range s {
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	if b64.DecodedLen(len(s)) != len(dst) {
+		return false
+	}
+	n, err := b64.Decode(dst, s)
+	return err == nil && n == len(dst)
+}
+
+// publicKey checks the jwk against alg (kty and curve fit, sizes, a valid
+// point) and returns the key. Its error is ReasonJWK, or ReasonAlg when the
+// key is valid but of another type than alg needs.
+func (k *jwkMembers) publicKey(alg algID, out *pubKey) *Error {
+	switch string(k.kty) {
+	case "EC":
+		var curve elliptic.Curve
+		var size int
+		var want algID
+		switch string(k.crv) {
+		case "P-256":
+			curve, size, want = elliptic.P256(), 32, es256
+		case "P-384":
+			curve, size, want = elliptic.P384(), 48, es384
+		case "P-521":
+			curve, size, want = elliptic.P521(), 66, es512
+		default:
+			return refuse(ReasonJWK, "unsupported EC curve")
+		}
+		if k.n != nil || k.e != nil {
+			return refuse(ReasonJWK, "EC jwk with RSA members")
+		}
+		var pt [1 + 2*66]byte
+		pt[0] = 4
+		if !b64Into(pt[1:1+size], k.x) || !b64Into(pt[1+size:1+2*size], k.y) {
+			return refuse(ReasonJWK, "EC coordinates are not canonical base64url of the curve size")
+		}
+		pub, err := ecdsa.ParseUncompressedPublicKey(curve, pt[:1+2*size])
+		if err != nil {
+			return refuse(ReasonJWK, "EC point is not on the curve")
+		}
+		if alg != want {
+			return refuse(ReasonAlg, "alg does not fit the jwk's curve")
+		}
+		out.ec = *pub
+	case "RSA":
+		if k.crv != nil || k.x != nil || k.y != nil {
+			return refuse(ReasonJWK, "RSA jwk with EC or OKP members")
+		}
+		if len(k.n) > (maxRSABits/8*4+2)/3 || len(k.e) > 6 {
+			return refuse(ReasonJWK, "RSA key too large")
+		}
+		var nb [maxRSABits / 8]byte
+		nn := b64.DecodedLen(len(k.n))
+		var eb [4]byte
+		ne := b64.DecodedLen(len(k.e))
+		if nn == 0 || ne == 0 || ne > 4 || !b64Into(nb[:nn], k.n) || !b64Into(eb[:ne], k.e) || nb[0] == 0 || eb[0] == 0 {
+			return refuse(ReasonJWK, "RSA n or e is not minimal canonical base64url")
+		}
+		var e int
+		for _, c := range eb[:ne] {
+			e = e<<8 | int(c)
+		}
+		n := new(big.Int).SetBytes(nb[:nn])
+		if bits := n.BitLen(); bits < minRSABits || bits > maxRSABits || e < 3 || e&1 == 0 || e > 1<<31-1 {
+			return refuse(ReasonJWK, "RSA key of a refused size or exponent")
+		}
+		if alg > ps512 {
+			return refuse(ReasonAlg, "alg does not fit an RSA jwk")
+		}
+		out.rsa = rsa.PublicKey{N: n, E: e}
+	case "OKP":
+		if string(k.crv) != "Ed25519" {
+			return refuse(ReasonJWK, "unsupported OKP curve")
+		}
+		if k.y != nil || k.n != nil || k.e != nil {
+			return refuse(ReasonJWK, "OKP jwk with EC or RSA members")
+		}
+		var x [ed25519.PublicKeySize]byte
+		if !b64Into(x[:], k.x) {
+			return refuse(ReasonJWK, "Ed25519 x is not 32 bytes of canonical base64url")
+		}
+		if alg != edDSA {
+			return refuse(ReasonAlg, "alg does not fit an Ed25519 jwk")
+		}
+		out.ed = ed25519.PublicKey(x[:])
+	default:
+		return refuse(ReasonJWK, "missing or unsupported kty")
+	}
+	return nil
+}
+
+// verify checks the signature of input with the key for alg.
+func verify(alg algID, k *pubKey, input, sig []byte) bool {
+	switch alg {
+	case edDSA:
+		return len(sig) == ed25519.SignatureSize && ed25519.Verify(k.ed, input, sig)
+	case es256:
+		d := sha256.Sum256(input)
+		return verifyECDSA(&k.ec, d[:], sig, 32)
+	case es384:
+		d := sha512.Sum384(input)
+		return verifyECDSA(&k.ec, d[:], sig, 48)
+	case es512:
+		d := sha512.Sum512(input)
+		return verifyECDSA(&k.ec, d[:], sig, 66)
+	}
+	var buf [64]byte
+	var d []byte
+	switch alg.hash() {
+	case crypto.SHA256:
+		s := sha256.Sum256(input)
+		d = append(buf[:0], s[:]...)
+	case crypto.SHA384:
+		s := sha512.Sum384(input)
+		d = append(buf[:0], s[:]...)
+	default:
+		s := sha512.Sum512(input)
+		d = append(buf[:0], s[:]...)
+	}
+	if len(sig) != (k.rsa.N.BitLen()+7)/8 {
+		return false
+	}
+	if alg >= ps256 {
+		return rsa.VerifyPSS(&k.rsa, alg.hash(), d, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) == nil
+	}
+	return rsa.VerifyPKCS1v15(&k.rsa, alg.hash(), d, sig) == nil
+}
+
+// verifyECDSA checks a JOSE ECDSA signature, exactly r || s of the curve
+// size each, by ecdsa.VerifyASN1 on its DER form built on the stack
+// (VerifyASN1 refuses r or s outside [1, n-1]).
+func verifyECDSA(pub *ecdsa.PublicKey, digest, sig []byte, size int) bool {
+	if len(sig) != 2*size {
+		return false
+	}
+	var buf [2*66 + 16]byte
+	return ecdsa.VerifyASN1(pub, digest, appendDERSig(buf[:0], sig[:size], sig[size:]))
+}
+
+func appendDERSig(b, r, s []byte) []byte {
+	r, s = trimZeros(r), trimZeros(s)
+	lr, ls := intLen(r), intLen(s)
+	body := 2 + lr + 2 + ls
+	b = append(b, 0x30)
+	if body >= 0x80 {
+		b = append(b, 0x81)
+	}
+	b = append(b, byte(body))
+	b = appendDERInt(b, r, lr)
+	return appendDERInt(b, s, ls)
+}
+
+func trimZeros(v []byte) []byte {
+	for len(v) > 1 && v[0] == 0 {
+		v = v[1:]
+	}
+	return v
+}
+
+func intLen(v []byte) int {
+	if v[0]&0x80 != 0 {
+		return len(v) + 1
+	}
+	return len(v)
+}
+
+func appendDERInt(b, v []byte, l int) []byte {
+	b = append(b, 0x02, byte(l))
+	if l > len(v) {
+		b = append(b, 0)
+	}
+	return append(b, v...)
+}
+
+// thumbprint computes the RFC 7638 SHA-256 thumbprint: the required
+// members in lexicographic order, no white space. The members were checked
+// to be canonical base64url (minimal for RSA), so they are the canonical
+// values.
+func (k *jwkMembers) thumbprint() [32]byte {
+	var buf [64 + (maxRSABits/8*4+2)/3 + 8]byte
+	b := buf[:0]
+	switch string(k.kty) {
+	case "EC":
+		b = append(b, `{"crv":"`...)
+		b = append(b, k.crv...)
+		b = append(b, `","kty":"EC","x":"`...)
+		b = append(b, k.x...)
+		b = append(b, `","y":"`...)
+		b = append(b, k.y...)
+	case "RSA":
+		b = append(b, `{"e":"`...)
+		b = append(b, k.e...)
+		b = append(b, `","kty":"RSA","n":"`...)
+		b = append(b, k.n...)
+	default:
+		b = append(b, `{"crv":"`...)
+		b = append(b, k.crv...)
+		b = append(b, `","kty":"OKP","x":"`...)
+		b = append(b, k.x...)
+	}
+	b = append(b, `"}`...)
+	return sha256.Sum256(b)
+}
