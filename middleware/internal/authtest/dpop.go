@@ -60,11 +60,15 @@ func NewDPoPEnv(t testing.TB) *DPoPEnv {
 	return &DPoPEnv{Issuer: srv, A: a, B: b, key: key}
 }
 
-// Verifier trusts the issuer under policy with methods.
-func (e *DPoPEnv) Verifier(t testing.TB, policy binding.Policy, methods binding.Methods) *jwtverify.Verifier {
+// Verifier trusts the issuer under policy with methods; edits change the
+// configuration further.
+func (e *DPoPEnv) Verifier(t testing.TB, policy binding.Policy, methods binding.Methods, edits ...func(*jwtverify.Config)) *jwtverify.Verifier {
 	t.Helper()
 	cfg := verifierConfig(e.Issuer.Issuer(), jwkscache.NewStatic("test", e.key))
 	cfg.Issuers[0].Binding = binding.Config{Policy: policy, Methods: methods}
+	for _, edit := range edits {
+		edit(&cfg)
+	}
 	v, err := jwtverify.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -81,6 +85,9 @@ func (e *DPoPEnv) Token(t testing.TB, p *oauthtest.DPoPProver, scope string) str
 	}
 	return e.Issuer.MintT(t, opts...)
 }
+
+// PublicKey returns the issuer's token signing key (for raw baselines).
+func (e *DPoPEnv) PublicKey() any { return e.key.Public }
 
 // DPoPServer is an adapter serving with a DPoP Checker whose public origin
 // is its URL.
