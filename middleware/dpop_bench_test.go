@@ -279,4 +279,3 @@ func BenchmarkDPoPRatios(b *testing.B) {
 	b.ReportMetric(float64(tCached)/float64(tES+tBearer), "cached/(es256+bearer)")
 	b.ReportMetric(float64(tFirst)/float64(tRS+tES+tBearer), "first/(rs256+es256+bearer)")
 }
-
