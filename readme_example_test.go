@@ -115,4 +115,3 @@ func Example_dPoP() {
 	}(jwtverify.IssuerConfig{})
 	_ = v
 }
-

@@ -178,14 +178,20 @@ func TestK5(t *testing.T) {
 	}{
 		{"missing", func() []string { return nil }},
 		{"two_headers", func() []string { return []string{e.proof(t, e.a, tok), e.proof(t, e.a, tok)} }},
-		{"too_large", func() []string { return []string{e.proof(t, e.a, tok, cl(map[string]any{"pad": strings.Repeat("p", 16<<10)}))} }},
+		{"too_large", func() []string {
+			return []string{e.proof(t, e.a, tok, cl(map[string]any{"pad": strings.Repeat("p", 16<<10)}))}
+		}},
 		{"not_jws", func() []string { return []string{marker} }},
 		{"typ", func() []string { return []string{e.proof(t, e.a, tok, hs(map[string]any{"typ": "JWT"}))} }},
 		{"alg_none", func() []string { return []string{e.proof(t, e.a, tok, hs(map[string]any{"alg": "none"}))} }},
 		{"alg_hmac", func() []string { return []string{e.proof(t, e.a, tok, hs(map[string]any{"alg": "HS256"}))} }},
 		{"jwk_missing", func() []string { return []string{e.proof(t, e.a, tok, hs(map[string]any{"jwk": nil}))} }},
-		{"jwk_private", func() []string { return []string{e.proof(t, e.a, tok, oauthtest.WithProofJWK(map[string]any{"d": "AAAA"}))} }},
-		{"jku", func() []string { return []string{e.proof(t, e.a, tok, hs(map[string]any{"jku": "https://" + marker + "/jwks"}))} }},
+		{"jwk_private", func() []string {
+			return []string{e.proof(t, e.a, tok, oauthtest.WithProofJWK(map[string]any{"d": "AAAA"}))}
+		}},
+		{"jku", func() []string {
+			return []string{e.proof(t, e.a, tok, hs(map[string]any{"jku": "https://" + marker + "/jwks"}))}
+		}},
 		{"x5c", func() []string { return []string{e.proof(t, e.a, tok, hs(map[string]any{"x5c": []string{"AAAA"}}))} }},
 		{"signature", func() []string { return []string{e.proof(t, e.a, tok, oauthtest.WithProofSigner("ES256"))} }},
 		{"other_method", func() []string {
@@ -200,7 +206,9 @@ func TestK5(t *testing.T) {
 			p, _ := e.a.Proof(http.MethodGet, "http://127.0.0.1/api/read", tok, "")
 			return []string{p}
 		}},
-		{"iat_old", func() []string { return []string{e.proof(t, e.a, tok, oauthtest.WithProofTime(time.Now().Add(-10*time.Minute)))} }},
+		{"iat_old", func() []string {
+			return []string{e.proof(t, e.a, tok, oauthtest.WithProofTime(time.Now().Add(-10*time.Minute)))}
+		}},
 		{"jti_missing", func() []string { return []string{e.proof(t, e.a, tok, cl(map[string]any{"jti": nil}))} }},
 		{"other_token", func() []string { return []string{e.proof(t, e.a, other)} }},
 	} {
