@@ -101,7 +101,9 @@ func isDPoPScheme(v string) bool {
 }
 
 // cutDPoP returns the token of a DPoP-scheme value, with the rules of
-// package bearer (spaces after the scheme, a b64token).
+// bearer.Cut (spaces after the scheme, something after them): as for
+// Bearer, the token's characters are checked only when the request is
+// refused (see authenticateDPoP), so an accepted request never scans them.
 func cutDPoP(v string) (string, error) {
 	rest := v[len(dpopScheme):]
 	if rest == "" {
@@ -113,9 +115,6 @@ func cutDPoP(v string) (string, error) {
 	rest = strings.TrimLeft(rest, " ")
 	if rest == "" {
 		return "", errDPoPNoToken
-	}
-	if !bearer.IsB64Token(rest) {
-		return "", errDPoPChars
 	}
 	return rest, nil
 }
@@ -147,6 +146,9 @@ func (a *Authenticator) authenticateDPoP(r *http.Request, authz string) Outcome 
 	d := a.dpop
 	vp, err := d.c.Check(r, tok)
 	if err != nil {
+		if !bearer.IsB64Token(tok) {
+			return a.invalidDPoP(errDPoPChars)
+		}
 		return a.dpopRefused(err)
 	}
 	var proof binding.Proof
@@ -155,6 +157,9 @@ func (a *Authenticator) authenticateDPoP(r *http.Request, authz string) Outcome 
 	}
 	p, err := a.v.VerifyBound(r.Context(), tok, proof.WithDPoP(vp.Thumbprint()))
 	if err != nil {
+		if !bearer.IsB64Token(tok) {
+			return a.invalidDPoP(errDPoPChars)
+		}
 		return a.rejectedDPoP(err)
 	}
 	if p == nil {
