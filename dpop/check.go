@@ -62,8 +62,8 @@ func (c *Checker) checkClaims(r *http.Request, p *proof, accessToken string, rs 
 	if !p.hasIAT {
 		return refuse(ReasonIAT, "no iat")
 	}
-	now := c.now().Unix()
-	if d := now - p.iat; d > int64(c.window/time.Second) || -d > int64(c.window/time.Second) {
+	now := c.now()
+	if d := now.Sub(time.Unix(p.iat, 0)); d > c.window || -d > c.window {
 		return refuse(ReasonIAT, "iat outside the accepted window")
 	}
 	if !p.hasJTI || len(p.jti) == 0 || len(p.jti) > MaxJTILength {
@@ -76,7 +76,7 @@ func (c *Checker) checkClaims(r *http.Request, p *proof, accessToken string, rs 
 	} else if p.hasATH {
 		return refuse(ReasonATH, "ath on a token request")
 	}
-	if c.nonces != nil && (!p.hasNonce || !c.nonces.valid(string(p.nonce), c.now())) {
+	if c.nonces != nil && (!p.hasNonce || !c.nonces.valid(string(p.nonce), now)) {
 		return refuse(ReasonNonce, "no current server nonce")
 	}
 	return nil

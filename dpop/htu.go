@@ -51,11 +51,11 @@ func parseOrigin(s string) (origin, error) {
 	}
 	prefix := strings.TrimRight(u.EscapedPath(), "/")
 	if prefix != "" {
-		np, ok := normPath([]byte(prefix))
+		np, ok := normPath(prefix)
 		if !ok {
 			return bad("invalid percent-encoding in the path prefix")
 		}
-		prefix = string(np)
+		prefix = np
 	}
 	return origin{base: scheme + "://" + authority + prefix}, nil
 }
@@ -64,25 +64,25 @@ func parseOrigin(s string) (origin, error) {
 func (o origin) String() string { return o.base }
 
 // requestPath returns the request's escaped path, normalised as htu is.
-func requestPath(escaped string) ([]byte, bool) {
+func requestPath(escaped string) (string, bool) {
 	if escaped == "" {
-		return []byte{'/'}, true
+		return "/", true
 	}
 	if escaped[0] != '/' {
-		return nil, false // "*" (OPTIONS) or garbage: no URI to match
+		return "", false // "*" (OPTIONS) or garbage: no URI to match
 	}
-	return normPath([]byte(escaped))
+	return normPath(escaped)
 }
 
 // matchHTU reports whether htu, without its query and fragment, equals one
 // origin followed by path (the request's normalised escaped path).
-func matchHTU(origins []origin, htu []byte, path []byte) bool {
+func matchHTU(origins []origin, htu []byte, path string) bool {
 	if i := indexAny(htu, '?', '#'); i >= 0 {
 		htu = htu[:i]
 	}
 	// Fast path: the client wrote the normalised form.
 	for _, o := range origins {
-		if len(htu) == len(o.base)+len(path) && string(htu[:len(o.base)]) == o.base && string(htu[len(o.base):]) == string(path) {
+		if len(htu) == len(o.base)+len(path) && string(htu[:len(o.base)]) == o.base && string(htu[len(o.base):]) == path {
 			return true
 		}
 	}
@@ -91,7 +91,7 @@ func matchHTU(origins []origin, htu []byte, path []byte) bool {
 		return false
 	}
 	for _, o := range origins {
-		if len(n) == len(o.base)+len(path) && string(n[:len(o.base)]) == o.base && string(n[len(o.base):]) == string(path) {
+		if len(n) == len(o.base)+len(path) && string(n[:len(o.base)]) == o.base && string(n[len(o.base):]) == path {
 			return true
 		}
 	}
@@ -123,7 +123,7 @@ func normHTU(u []byte) ([]byte, bool) {
 		return nil, false
 	}
 	rest := u[i+3:]
-	j := indexAny(rest, '/', '/')
+	j := indexAny(rest, '/', '/') // the authority ends at the path
 	if j < 0 {
 		j = len(rest)
 	}
@@ -145,7 +145,7 @@ func normHTU(u []byte) ([]byte, bool) {
 	if len(path) == 0 {
 		path = []byte{'/'}
 	}
-	np, ok := normPath(path)
+	np, ok := normPath(string(path))
 	if !ok {
 		return nil, false
 	}
@@ -163,8 +163,8 @@ func normHTU(u []byte) ([]byte, bool) {
 // normPath normalises percent-encodings (RFC 3986 section 6.2.2.1 and
 // 6.2.2.2): hex digits in upper case, unreserved characters decoded. It
 // returns p itself when there is nothing to change.
-func normPath(p []byte) ([]byte, bool) {
-	k := indexAny(p, '%', '%')
+func normPath(p string) (string, bool) {
+	k := strings.IndexByte(p, '%')
 	if k < 0 {
 		return p, true
 	}
@@ -177,12 +177,12 @@ func normPath(p []byte) ([]byte, bool) {
 			continue
 		}
 		if i+2 >= len(p) {
-			return nil, false
+			return "", false
 		}
 		hi, ok1 := unhex(p[i+1])
 		lo, ok2 := unhex(p[i+2])
 		if !ok1 || !ok2 {
-			return nil, false
+			return "", false
 		}
 		v := hi<<4 | lo
 		if unreserved(v) {
@@ -192,7 +192,7 @@ func normPath(p []byte) ([]byte, bool) {
 		}
 		i += 2
 	}
-	return out, true
+	return string(out), true
 }
 
 const upperHex = "0123456789ABCDEF"

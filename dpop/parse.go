@@ -25,7 +25,6 @@ type proof struct {
 // jwkMembers are the raw (base64url) members of the proof's jwk.
 type jwkMembers struct {
 	kty, crv, x, y, n, e []byte
-	private              bool
 }
 
 // parseProof reads a compact JWS proof strictly into p: three segments

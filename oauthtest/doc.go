@@ -15,7 +15,13 @@
 //     endpoint authenticates clients by certificate (tls_client_auth,
 //     self_signed_tls_client_auth) and issues certificate-bound tokens;
 //     NewClientCert, ClientCert.HTTPClient and NewMTLSServer make the
-//     caller's and the API's side (see mtls.go).
+//     caller's and the API's side (see mtls.go);
+//   - DPoP (RFC 9449): a token request with a valid DPoP proof (checked by
+//     package dpop) gets a DPoP-bound token (token_type "DPoP", cnf.jkt),
+//     an invalid one 400 invalid_dpop_proof; DPoPProver holds a client key,
+//     makes proofs (ProofOption makes hostile ones), fetches tokens and
+//     gives an http.RoundTripper that signs every request and retries once
+//     on use_dpop_nonce (see dpop.go); WithDPoPBinding mints bound tokens.
 //
 // Tokens are RFC 9068 JWT access tokens ("typ": "at+jwt") signed with RS256,
 // RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 or EdDSA keys, using
