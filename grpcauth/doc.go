@@ -75,7 +75,7 @@
 // DPoP (RFC 9449) is out of scope by choice: gRPC runs over HTTP/2
 // requests, but no gRPC client stack makes DPoP proofs. A call using the
 // DPoP scheme is refused with Unauthenticated and DPOP_UNSUPPORTED (its
-// decision: reason dpop_proof, rule grpc_dpop_unsupported), not taken for
+// decision: reason dpop_proof, rule dpop_unsupported), not taken for
 // a call without credentials; gRPC APIs bind tokens to the client
 // certificate instead (RFC 8705).
 //

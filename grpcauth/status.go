@@ -52,7 +52,7 @@ const (
 
 // RuleDPoPUnsupported is the DecisionEvent.Rule (Reason
 // jwtverify.ReasonDPoPProof) of a call refused with InfoDPoPUnsupported.
-const RuleDPoPUnsupported = "grpc_dpop_unsupported"
+const RuleDPoPUnsupported = "dpop_unsupported"
 
 // ErrorInfo metadata keys.
 const (
