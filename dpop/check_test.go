@@ -692,3 +692,21 @@ func TestThumbprintRFC7638Example(t *testing.T) {
 		"jwk": map[string]any{"kid": "2011-04-29", "alg": "RS256", "n": n, "e": "AQAB", "kty": "RSA"}}))
 	expectRefused(t, c, proof, dpop.ReasonSignature)
 }
+
+// Check allocates little beyond crypto/ecdsa's own: one buffer for the
+// proof and the ECDSA key (the bound is generous; see BenchmarkCheckES256).
+func TestCheckAllocations(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	c := newChecker(t, dpop.Config{Now: func() time.Time { return now }})
+	p := newProver(t, "ES256")
+	r := request("GET", "/orders/42", mustProof(t, p, "GET", apiURL, token, "", oauthtest.WithProofTime(now)))
+	allocs := testing.AllocsPerRun(20, func() {
+		if _, err := c.Check(r, token); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 30 {
+		t.Fatalf("Check allocates %.0f times", allocs)
+	}
+	t.Logf("%.0f allocations", allocs)
+}
