@@ -447,16 +447,6 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 	return nil
 }
 
-// serveHTTP serves h on a fresh loopback port.
-func serveHTTP(h http.Handler) (string, func(), error) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	u, stop := serveOn(lis, h)
-	return u, stop, nil
-}
-
 // serveOn serves h on lis and returns its URL and the stop function.
 func serveOn(lis net.Listener, h http.Handler) (string, func()) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
