@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +39,7 @@ type kEnv struct {
 	a, b *oauthtest.DPoPProver
 }
 
-func newKEnv(t *testing.T, policy binding.Policy, cfg dpop.Config, opts ...middleware.Option) *kEnv {
+func newKEnv(t testing.TB, policy binding.Policy, cfg dpop.Config, opts ...middleware.Option) *kEnv {
 	t.Helper()
 	cfg.PublicOrigins = []string{kOrigin}
 	c, err := dpop.New(cfg)
@@ -379,4 +380,77 @@ func TestK11(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzDPoPRequest drives the net/http middleware with DPoP on in process
+// with an arbitrary Authorization value and zero, one or two arbitrary DPoP
+// header values (seeded with a right token and right proofs, and their
+// mutations). Every answer must be one of the fixed answers with the
+// challenges in order, reflect nothing it was sent, and a request is
+// allowed only with the bound token and a proof the seeds made, each proof
+// at most once (a replay is refused).
+func FuzzDPoPRequest(f *testing.F) {
+	e := newKEnv(f, binding.Optional, dpop.Config{})
+	tok := e.token(f, e.a)
+	made := map[string]bool{}
+	for i := 0; i < 4; i++ {
+		p := e.proof(f, e.a, tok)
+		made[p] = true
+		f.Add("DPoP "+tok, p, "", uint8(1))
+		f.Add("dpop  "+tok, p, p, uint8(2))
+		f.Add("DPoP "+tok+" x", p, "", uint8(1))
+		f.Add("Bearer "+tok, p, "", uint8(1))
+	}
+	f.Add("DPoP "+tok, e.proof(f, e.b, tok), "", uint8(1))
+	f.Add("DPoP", "", "", uint8(0))
+	f.Add("DPoP "+marker, marker+"."+marker+"."+marker, "", uint8(1))
+	accepted := map[string]bool{}
+	f.Fuzz(func(t *testing.T, authz, p1, p2 string, n uint8) {
+		r := httptest.NewRequest(http.MethodGet, kOrigin+"/api/read", nil)
+		r.Header["Authorization"] = []string{authz}
+		if ps := [][]string{nil, {p1}, {p1, p2}}[n%3]; ps != nil {
+			r.Header["Dpop"] = ps
+		}
+		rec := httptest.NewRecorder()
+		e.f.httpHandler.ServeHTTP(rec, r)
+		ch := rec.Header().Values("WWW-Authenticate")
+		switch rec.Code {
+		case 200:
+			if !isDPoPValue(authz, tok) || n%3 != 1 || !made[p1] || accepted[p1] {
+				t.Fatalf("allowed %.40q with proof %.40q (made %v, accepted before %v)", authz, p1, made[p1], accepted[p1])
+			}
+			accepted[p1] = true
+			return
+		case 400, 401:
+			if len(ch) != 2 {
+				t.Fatalf("%d with challenges %q", rec.Code, ch)
+			}
+			dp, br := ch[0], ch[1]
+			if strings.HasPrefix(ch[0], "Bearer ") {
+				dp, br = ch[1], ch[0]
+			}
+			if !strings.HasPrefix(dp, `DPoP algs="`) || !strings.HasPrefix(br, `Bearer realm="`) {
+				t.Fatalf("challenges %q", ch)
+			}
+		case 403:
+			if len(ch) != 1 {
+				t.Fatalf("403 with challenges %q", ch)
+			}
+		default:
+			t.Fatalf("status %d", rec.Code)
+		}
+		for _, s := range []string{p1, p2, authz} {
+			if len(s) >= 16 && (strings.Contains(rec.Body.String(), s) || strings.Contains(strings.Join(ch, " "), s)) {
+				t.Fatal("the answer reflects the request")
+			}
+		}
+	})
+}
+
+// isDPoPValue reports whether authz is "DPoP" (any case), spaces, tok.
+func isDPoPValue(authz, tok string) bool {
+	if len(authz) < 5 || !strings.EqualFold(authz[:4], "dpop") {
+		return false
+	}
+	return strings.TrimLeft(authz[4:], " ") == tok && authz[4] == ' '
 }
