@@ -245,6 +245,14 @@ func runProofChecks(t *testing.T, env *DPoPEnv, handle DPoPHandle) {
 		{"K5_typ_missing", proof(hs(map[string]any{"typ": nil})), dpop.ReasonType},
 		{"K5_alg_none", proof(hs(map[string]any{"alg": "none"})), dpop.ReasonAlg},
 		{"K5_alg_hs256", proof(hs(map[string]any{"alg": "HS256"})), dpop.ReasonAlg},
+		{"K5_alg_not_allowed", func() []string {
+			p, err := oauthtest.NewDPoPProver("ES512") // not in dpop.DefaultAlgorithms
+			if err != nil {
+				t.Fatal(err)
+			}
+			return []string{s.Proof(t, p, "GET", PathWhoAmI, tok, "")}
+		}, dpop.ReasonAlg},
+		{"K5_jwk_other_curve", proof(oauthtest.WithProofJWK(map[string]any{"crv": "P-384"})), ""},
 		{"K5_jwk_missing", proof(hs(map[string]any{"jwk": nil})), dpop.ReasonJWK},
 		{"K5_jwk_private", proof(oauthtest.WithProofJWK(map[string]any{"d": "AAAA"})), dpop.ReasonJWKPrivate},
 		{"K5_jwk_symmetric", proof(hs(map[string]any{"jwk": map[string]any{"kty": "oct", "k": "AAAA"}})), ""},
@@ -285,6 +293,17 @@ func runProofChecks(t *testing.T, env *DPoPEnv, handle DPoPHandle) {
 	a = s.Do(t, "GET", PathWhoAmI, "DPoP "+tok, proof(hs(map[string]any{"kid": "https://attacker.test/key"}))()...)
 	if a.Status != http.StatusOK {
 		t.Fatalf("right proof with a kid: %d %q", a.Status, a.Challenges)
+	}
+	// htu is compared after RFC 3986 normalisation (case of scheme and
+	// host, default port), and the request's query is not part of it.
+	upper := "HTTP://" + strings.ToUpper(strings.TrimPrefix(s.URL, "http://")) + PathWhoAmI
+	a = s.Do(t, "GET", PathWhoAmI, "DPoP "+tok, proof(cl(map[string]any{"htu": upper}))()...)
+	if a.Status != http.StatusOK {
+		t.Fatalf("htu with upper-case scheme and host: %d %q", a.Status, a.Challenges)
+	}
+	a = s.Do(t, "GET", PathWhoAmI+"?page=2", "DPoP "+tok, proof()()...)
+	if a.Status != http.StatusOK {
+		t.Fatalf("request with a query: %d %q", a.Status, a.Challenges)
 	}
 }
 
