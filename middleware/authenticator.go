@@ -288,7 +288,7 @@ func (a *Authenticator) authenticate(r *http.Request) Outcome {
 		checked bool
 		err     error
 	)
-	if a.dpop != nil && a.cfg.extractor == nil {
+	if a.dpop != nil { // never with a custom extractor (initDPoP)
 		if vals := r.Header["Authorization"]; len(vals) == 1 && isDPoPScheme(vals[0]) {
 			return a.authenticateDPoP(r, vals[0])
 		}

@@ -44,6 +44,9 @@ func (a *Authenticator) initDPoP(c *dpop.Checker) error {
 			accepts = true
 		}
 	}
+	if a.cfg.extractor != nil {
+		return errors.New("middleware: WithDPoP cannot be combined with WithTokenExtractor (the extractor only finds bearer tokens)")
+	}
 	if !accepts {
 		return errors.New("middleware: WithDPoP: no issuer of the verifier accepts DPoP-bound tokens (IssuerConfig.Binding with binding.DPoP in Methods and a policy other than binding.Off)")
 	}

@@ -102,6 +102,10 @@ func TestDPoPOption(t *testing.T) {
 	if _, err := middleware.New(env.Verifier(t, binding.Optional, binding.DPoP), middleware.WithDPoP(nil)); err == nil {
 		t.Error("WithDPoP(nil) accepted")
 	}
+	if _, err := middleware.New(env.Verifier(t, binding.Optional, binding.DPoP), middleware.WithDPoP(c),
+		middleware.WithTokenExtractor(middleware.TokenExtractorFunc(func(*http.Request) (string, error) { return "", nil }))); err == nil {
+		t.Error("WithDPoP with a custom extractor accepted")
+	}
 	for _, v := range []*jwtverify.Verifier{
 		env.Verifier(t, binding.Off, 0),
 		env.Verifier(t, binding.Required, binding.Certificate),

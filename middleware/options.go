@@ -317,9 +317,8 @@ func WithForwardedClientCert(f binding.Forwarding) Option {
 // DPoP-Nonce header) with a fixed description; a 401 without credentials
 // names both schemes. With server nonces an allowed DPoP request's answer
 // carries a fresh DPoP-Nonce (section 8.2). New fails when no issuer of
-// the verifier accepts DPoP-bound tokens. A custom TokenExtractor
-// (WithTokenExtractor) turns the DPoP scheme off: it only finds bearer
-// tokens.
+// the verifier accepts DPoP-bound tokens, and when WithTokenExtractor is
+// given too (a custom extractor only finds bearer tokens).
 func WithDPoP(c *dpop.Checker) Option {
 	return func(cfg *config) {
 		if c == nil {
