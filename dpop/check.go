@@ -37,7 +37,7 @@ func (c *Checker) check(r *http.Request, accessToken string, rs bool) (Verified,
 		return Verified{}, refuse(ReasonJWK, "no jwk header member")
 	}
 	var key pubKey
-	if err := p.jwk.publicKey(alg, &key); err != nil {
+	if err := p.jwk.publicKey(alg, &key, &c.ecKeys); err != nil {
 		return Verified{}, err
 	}
 	if err := c.checkClaims(r, &p, accessToken, rs); err != nil {
@@ -52,8 +52,11 @@ func (c *Checker) check(r *http.Request, accessToken string, rs bool) (Verified,
 }
 
 func (c *Checker) checkClaims(r *http.Request, p *proof, accessToken string, rs bool) *Error {
-	if string(p.htm) != r.Method {
+	if len(p.htm) == 0 || string(p.htm) != r.Method {
 		return refuse(ReasonHTM, "htm is not the request method")
+	}
+	if r.URL == nil {
+		return refuse(ReasonHTU, "request without a URL")
 	}
 	path, ok := requestPath(r.URL.EscapedPath())
 	if !ok || !matchHTU(c.origins, p.htu, path) {

@@ -320,6 +320,14 @@ func TestCheckHTM(t *testing.T) {
 	}
 	missing := mustProof(t, p, "GET", apiURL, token, "", oauthtest.WithProofClaims(map[string]any{"htm": nil}))
 	expectRefused(t, c, missing, dpop.ReasonHTM)
+	// A request built without a method (a client-side request given by
+	// mistake) never matches a missing or empty htm.
+	for _, proof := range []string{missing, mustProof(t, p, "", apiURL, token, "")} {
+		r := request("GET", "/orders/42", proof)
+		r.Method = ""
+		_, err := c.Check(r, token)
+		wantReason(t, err, dpop.ReasonHTM)
+	}
 }
 
 func TestCheckHTU(t *testing.T) {

@@ -81,6 +81,7 @@ type Checker struct {
 	replay  ReplayStore
 	nonces  *Nonces
 	now     func() time.Time
+	ecKeys  ecKeyCache // parsed EC keys of recent proofs
 }
 
 // New validates cfg and returns a Checker.
