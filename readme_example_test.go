@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/m2mauth/m2mauth/binding"
+	"github.com/m2mauth/m2mauth/dpop"
 	"github.com/m2mauth/m2mauth/grpcauth"
 	"github.com/m2mauth/m2mauth/jwkscache"
 	"github.com/m2mauth/m2mauth/jwtverify"
@@ -101,4 +102,16 @@ func Example_senderConstrained() {
 	mux := http.NewServeMux()
 	srv := &http.Server{Handler: mw.Handler(mux), TLSConfig: &tls.Config{ClientAuth: tls.RequestClientCert}}
 	_ = srv
+}
+
+func Example_dPoP() {
+	v := func(ic jwtverify.IssuerConfig) *jwtverify.Verifier {
+		checker, err := dpop.New(dpop.Config{PublicOrigins: []string{"https://api.example.com"}})
+		ic.Binding = binding.Config{Policy: binding.Optional, Methods: binding.DPoP} // or binding.Required
+		v, _ := jwtverify.New(jwtverify.Config{Issuers: []jwtverify.IssuerConfig{ic}})
+		mw, err := middleware.New(v, middleware.WithDPoP(checker))
+		_, _ = mw, err
+		return v
+	}(jwtverify.IssuerConfig{})
+	_ = v
 }

@@ -13,7 +13,10 @@
 //   - HTTP: the status (200, 204, 400, 401, 403, 503), one Bearer
 //     WWW-Authenticate challenge with the realm, the RFC 6750 error,
 //     error_description and scope parameters, the JSON error body with
-//     Cache-Control: no-store, Retry-After on 503;
+//     Cache-Control: no-store, Retry-After on 503; with DPoP on (the K
+//     rows, HTTPSetup.DPoP, RFC 9449), the challenge of the scheme the
+//     request used first and the other scheme's bare challenge second on
+//     every 400 and 401, DPoP-bound tokens with right and wrong proofs;
 //   - gRPC: the status code (Unauthenticated, PermissionDenied,
 //     Unavailable), one errdetails.ErrorInfo with grpcauth's Domain,
 //     reasons and metadata, the fixed message;

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/m2mauth/m2mauth/binding"
 	"github.com/m2mauth/m2mauth/jwkscache"
 	"github.com/m2mauth/m2mauth/jwtverify"
 	"github.com/m2mauth/m2mauth/oauthtest"
@@ -31,6 +32,11 @@ type Env struct {
 	// set (an issuer down since start-up): every token is refused with
 	// jwtverify.ReasonKeysUnavailable, the 503 / Unavailable answer.
 	Down *jwtverify.Verifier
+	// Bound is Verifier accepting DPoP-bound tokens too (IssuerConfig
+	// Binding: binding.Optional with binding.DPoP), for the K rows.
+	Bound *jwtverify.Verifier
+	// Prover holds the DPoP key of the K rows (ES256).
+	Prover *oauthtest.DPoPProver
 }
 
 // GenericPermissions is the claim mapping of Env's verifiers: scope and scp
@@ -66,7 +72,17 @@ func NewEnv(t testing.TB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Env{Issuer: srv, Verifier: v, Down: down}
+	bc := verifierConfig(srv.Issuer(), jwkscache.NewStatic("conformance", key))
+	bc.Issuers[0].Binding = binding.Config{Policy: binding.Optional, Methods: binding.DPoP}
+	bound, err := jwtverify.New(bc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prover, err := oauthtest.NewDPoPProver("ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Env{Issuer: srv, Verifier: v, Down: down, Bound: bound, Prover: prover}
 }
 
 func verifierConfig(issuer string, keys jwkscache.KeySource) jwtverify.Config {

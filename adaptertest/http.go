@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/m2mauth/m2mauth/dpop"
 	"github.com/m2mauth/m2mauth/jwtverify"
 	"github.com/m2mauth/m2mauth/middleware"
 )
@@ -58,6 +60,10 @@ type HTTPSetup struct {
 	// Routes are the routes to serve. Each runs Respond with the
 	// Principal the adapter's own accessor returns.
 	Routes []HTTPRoute
+	// DPoP, when not nil, turns on the DPoP scheme (RFC 9449) beside
+	// Bearer with this proof checker (middleware.WithDPoP); Verifier then
+	// accepts DPoP-bound tokens. An adapter without DPoP calls t.Skip.
+	DPoP *dpop.Checker
 }
 
 // Options returns the package middleware options that express s: realm,
@@ -79,6 +85,9 @@ func (s HTTPSetup) Options() []middleware.Option {
 	}
 	if s.AllowFormToken {
 		opts = append(opts, middleware.AllowFormToken())
+	}
+	if s.DPoP != nil {
+		opts = append(opts, middleware.WithDPoP(s.DPoP))
 	}
 	return opts
 }
@@ -166,11 +175,11 @@ func RunHTTP(t *testing.T, a HTTPAdapter) {
 	t.Cleanup(tr.CloseIdleConnections)
 	client := &http.Client{Transport: tr}
 	t.Run("catalogue", func(t *testing.T) {
-		for _, c := range httpCases(t, env) {
+		for _, c := range append(httpCases(t, env), dpopCases(t, env)...) {
 			t.Run(c.Name, func(t *testing.T) {
 				rec := &Recorder{}
 				s := c.setup(env, rec)
-				base := a.start(t, s)
+				base := a.start(t, s, c.DPoP)
 				if err := doHTTP(t, client, base, c, rec, a.Transport, true); err != nil {
 					t.Fatal(err)
 				}
@@ -186,7 +195,7 @@ func RunHTTP(t *testing.T, a HTTPAdapter) {
 			base := a.start(t, HTTPSetup{
 				Verifier: env.Verifier, Observer: rec, Realm: Realm,
 				Authenticate: mode.auth, Routes: requirementRoutes(),
-			})
+			}, false)
 			for _, c := range requirementCases(t, env) {
 				t.Run(c.Name, func(t *testing.T) {
 					if err := doHTTP(t, client, base, c, rec, a.Transport, mode.auth); err != nil {
@@ -198,7 +207,27 @@ func RunHTTP(t *testing.T, a HTTPAdapter) {
 	}
 }
 
-func (a HTTPAdapter) start(t testing.TB, s HTTPSetup) string {
+// start serves s. With withDPoP the kit first listens on loopback, so the
+// DPoP Checker's public origin (the htu of every proof) is the server's
+// URL; only Handler adapters can run those cases.
+func (a HTTPAdapter) start(t testing.TB, s HTTPSetup, withDPoP bool) string {
+	if withDPoP {
+		if a.Handler == nil {
+			t.Skip("adaptertest: the DPoP rows need HTTPAdapter.Handler (the kit must know the origin before the server starts)")
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.DPoP = newChecker(t, "http://"+l.Addr().String())
+		ts := httptest.NewUnstartedServer(a.Handler(t, s))
+		ts.Listener.Close()
+		ts.Listener = l
+		ts.Config.MaxHeaderBytes = 4 << 20
+		ts.Start()
+		t.Cleanup(ts.Close)
+		return ts.URL
+	}
 	if a.Server != nil {
 		return a.Server(t, s)
 	}
@@ -252,6 +281,16 @@ type httpCase struct {
 
 	// Secrets must appear nowhere in the answer or the events.
 	Secrets []string
+
+	// DPoP turns the DPoP scheme on (HTTPSetup.DPoP, Env.Bound): every 400
+	// and 401 then carries both challenges.
+	DPoP bool
+	// Proof, when not nil, makes the DPoP header of the request for its
+	// method and URL (the server's URL is known only once it runs).
+	Proof func(method, url string) string
+	// Scheme is the scheme of the answer's first challenge: SchemeBearer
+	// ("") or SchemeDPoP.
+	Scheme string
 }
 
 func (c httpCase) setup(env *Env, rec *Recorder) HTTPSetup {
@@ -262,13 +301,66 @@ func (c httpCase) setup(env *Env, rec *Recorder) HTTPSetup {
 	if c.Down {
 		s.Verifier = env.Down
 	}
+	if c.DPoP {
+		s.Verifier = env.Bound
+	}
 	if c.Setup != nil {
 		c.Setup(&s)
 	}
 	return s
 }
 
-var challengeRE = regexp.MustCompile(`^Bearer realm="` + Realm + `"(, [a-z_]+="[^"\\]*")*$`)
+var (
+	challengeRE = regexp.MustCompile(`^Bearer realm="` + Realm + `"(, [a-z_]+="[^"\\]*")*$`)
+	// dpopRE is an RFC 9449 section 7.1 challenge: algs first.
+	dpopRE     = regexp.MustCompile(`^DPoP algs="[A-Za-z0-9 ]+"(, [a-z_]+="[^"\\]*")*$`)
+	dpopBareRE = regexp.MustCompile(`^DPoP algs="[A-Za-z0-9 ]+"$`)
+)
+
+// The schemes of HTTP challenges.
+const (
+	SchemeBearer = "Bearer"
+	SchemeDPoP   = "DPoP"
+)
+
+func bareChallenge(scheme string) string {
+	if scheme == SchemeDPoP {
+		return "" // checked with dpopBareRE: the algs are the Checker's
+	}
+	return `Bearer realm="` + Realm + `"`
+}
+
+// checkChallenges checks the WWW-Authenticate lines of a refusal and
+// returns the first one: one challenge of the scheme the request used,
+// and, with DPoP on (case DPoP), the other scheme's bare challenge second
+// on 400 and 401.
+func checkChallenges(c httpCase, ch []string) (string, error) {
+	want := 1
+	if c.DPoP && c.Status != 403 {
+		want = 2
+	}
+	if len(ch) != want {
+		return "", fmt.Errorf("WWW-Authenticate = %q, want %d challenge(s)", ch, want)
+	}
+	first := ch[0]
+	if c.Scheme == SchemeDPoP {
+		if !dpopRE.MatchString(first) {
+			return "", fmt.Errorf("WWW-Authenticate = %q, want a DPoP challenge first", ch)
+		}
+	} else if !challengeRE.MatchString(first) {
+		return "", fmt.Errorf("WWW-Authenticate = %q, want one Bearer challenge with realm %q", ch, Realm)
+	}
+	if want == 2 {
+		if c.Scheme == SchemeDPoP {
+			if ch[1] != bareChallenge(SchemeBearer) {
+				return "", fmt.Errorf("WWW-Authenticate = %q, want the bare Bearer challenge second", ch)
+			}
+		} else if !dpopBareRE.MatchString(ch[1]) {
+			return "", fmt.Errorf("WWW-Authenticate = %q, want the bare DPoP challenge second", ch)
+		}
+	}
+	return first, nil
+}
 
 // doHTTP sends c to the server at base and checks the answer and the events
 // rec recorded for it (authenticated: the authenticating middleware is in
@@ -300,6 +392,9 @@ func doHTTP(t testing.TB, client *http.Client, base string, c httpCase, rec *Rec
 	if c.ContentType != "" {
 		req.Header.Set("Content-Type", c.ContentType)
 	}
+	if c.Proof != nil {
+		req.Header.Set("DPoP", c.Proof(method, base+target))
+	}
 	rec.Take() // forget anything before this request
 	resp, err := client.Do(req)
 	if err != nil {
@@ -325,29 +420,35 @@ func checkHTTPAnswer(c httpCase, resp *http.Response, body string) error {
 	ch := resp.Header.Values("WWW-Authenticate")
 	switch c.Status {
 	case 400, 401, 403:
-		// I1: every 401/403 (and 400) carries one Bearer challenge with
-		// the realm, and well-formed quoted parameters.
-		if len(ch) != 1 || !challengeRE.MatchString(ch[0]) {
-			return fmt.Errorf("WWW-Authenticate = %q, want one Bearer challenge with realm %q", ch, Realm)
+		// I1: every 401/403 (and 400) carries the challenge of the scheme
+		// the request used (Bearer unless it used DPoP) with the realm or
+		// the algs, and well-formed quoted parameters; K1: with DPoP on, a
+		// 400 or 401 names the other scheme second, bare.
+		first, err := checkChallenges(c, ch)
+		if err != nil {
+			return err
 		}
 		if c.Code == "" {
-			if ch[0] != `Bearer realm="`+Realm+`"` {
-				return fmt.Errorf("WWW-Authenticate = %q, want a bare challenge", ch[0])
+			if first != bareChallenge(c.Scheme) && !(c.Scheme == SchemeDPoP && dpopBareRE.MatchString(first)) {
+				return fmt.Errorf("WWW-Authenticate = %q, want a bare challenge", first)
 			}
 		} else {
-			if p := param(ch[0], "error"); p != c.Code {
-				return fmt.Errorf("error = %q, want %q (challenge %q)", p, c.Code, ch[0])
+			if p := param(first, "error"); p != c.Code {
+				return fmt.Errorf("error = %q, want %q (challenge %q)", p, c.Code, first)
 			}
-			d := param(ch[0], "error_description")
+			d := param(first, "error_description")
 			if d == "" || (c.Description != "" && d != c.Description) {
 				return fmt.Errorf("error_description = %q, want %q", d, c.Description)
 			}
 		}
-		if p := param(ch[0], "scope"); p != c.Scope {
+		if p := param(first, "scope"); p != c.Scope {
 			return fmt.Errorf("scope = %q, want %q", p, c.Scope)
 		}
-		if err := checkErrorBody(resp, body, c.Code, param(ch[0], "error_description")); err != nil {
+		if err := checkErrorBody(resp, body, c.Code, param(first, "error_description")); err != nil {
 			return err
+		}
+		if c.Code == jwtverify.CodeUseDPoPNonce && resp.Header.Get("DPoP-Nonce") == "" {
+			return errors.New("use_dpop_nonce without a DPoP-Nonce header")
 		}
 	case 503:
 		if len(ch) != 0 {

@@ -53,7 +53,7 @@ func TestKitCatchesBrokenHTTPAdapters(t *testing.T) {
 	}{
 		{"challenge_without_realm", "H6_no_credentials", func(s HTTPSetup) http.Handler {
 			return correct(s, errorHandler(func(w http.ResponseWriter, o middleware.Outcome) {
-				o.Challenge = "Bearer"
+				o.Challenges = []string{"Bearer"}
 				middleware.WriteError(w, o)
 			}))
 		}, nil},

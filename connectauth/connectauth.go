@@ -45,7 +45,18 @@ const (
 	InfoInsufficientScope = "INSUFFICIENT_SCOPE"
 	// InfoKeysUnavailable: no usable key set. Code unavailable.
 	InfoKeysUnavailable = "KEYS_UNAVAILABLE"
+	// InfoDPoPUnsupported: the call uses the DPoP authorization scheme
+	// (RFC 9449), which Connect procedures do not accept (as grpcauth):
+	// use a bearer or certificate-bound token. Code unauthenticated; the
+	// decision's reason is dpop_proof, its rule RuleDPoPUnsupported.
+	InfoDPoPUnsupported = "DPOP_UNSUPPORTED"
 )
+
+// RuleDPoPUnsupported is the DecisionEvent.Rule of a call refused with
+// InfoDPoPUnsupported (grpcauth's value).
+const RuleDPoPUnsupported = "dpop_unsupported"
+
+const msgDPoP = "The DPoP scheme is not accepted by this procedure; use a certificate-bound or bearer token"
 
 // ErrorInfo metadata keys, as in grpcauth.
 const (
@@ -252,6 +263,15 @@ func (i *Interceptor) authorize(ctx context.Context, procedure, method string, h
 	if r.Action == actionDeny {
 		req = i.deny // never satisfied: refused after authentication
 	}
+	// A DPoP credential is refused as such, not taken for a call without
+	// credentials (there is no proof checker here).
+	if vals := header.Values("Authorization"); len(vals) == 1 && isDPoPScheme(vals[0]) {
+		if i.obs != nil {
+			jwtverify.ObserveDecisionContext(ctx, i.obs, jwtverify.DecisionEvent{Transport: Transport, Result: jwtverify.DecisionUnauthenticated,
+				Reason: jwtverify.ReasonDPoPProof, Rule: RuleDPoPUnsupported, Route: r.Pattern, Issuer: jwtverify.NoIssuer})
+		}
+		return nil, nil, newError(connect.CodeUnauthenticated, msgDPoP, InfoDPoPUnsupported, map[string]string{MetadataError: jwtverify.CodeInvalidRequest})
+	}
 	// The Authenticator reads the Authorization header values with the
 	// RFC 6750 rules of the HTTP adapters; Connect exposes no URL query,
 	// so the query and form methods do not apply.
@@ -318,3 +338,22 @@ func newError(code connect.Code, msg, info string, md map[string]string) *connec
 }
 
 var _ connect.Interceptor = (*Interceptor)(nil)
+
+// isDPoPScheme reports whether an Authorization value uses the DPoP scheme
+// (RFC 9449 section 7.1, any case), well formed or not.
+func isDPoPScheme(v string) bool {
+	const scheme = "dpop"
+	if len(v) < len(scheme) {
+		return false
+	}
+	for i := 0; i < len(scheme); i++ {
+		c := v[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != scheme[i] {
+			return false
+		}
+	}
+	return len(v) == len(scheme) || v[len(scheme)] == ' ' || v[len(scheme)] == '\t'
+}

@@ -385,3 +385,43 @@ func TestRules(t *testing.T) {
 		})
 	}
 }
+
+// TestDPoPRefused: the DPoP scheme (RFC 9449) is refused as such over the
+// Connect and gRPC protocols, unauthenticated DPOP_UNSUPPORTED, never taken
+// for a call without credentials; the decision names the bounded reason.
+func TestDPoPRefused(t *testing.T) {
+	env := adaptertest.NewEnv(t)
+	rec := &adaptertest.Recorder{}
+	ic, err := connectauth.New(env.Verifier, connectauth.Policy{Procedures: map[string]jwtverify.Requirement{
+		adaptertest.MethodOrders: jwtverify.RequireAll(adaptertest.OrdersScope),
+	}}, connectauth.WithObserver(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := env.Token(t, map[string]any{"scope": adaptertest.OrdersScope})
+	for _, opts := range [][]connect.ClientOption{nil, {connect.WithGRPC()}} {
+		call := client(startServer(t, probeMux(ic), true), opts...)
+		for _, v := range []string{"DPoP " + tok, "dpop " + tok, "DPoP"} {
+			rec.Take()
+			_, err := call(context.Background(), adaptertest.MethodOrders, metadata.MD{"authorization": {v}})
+			st := status.Convert(err)
+			info := ""
+			for _, d := range st.Details() {
+				if ei, ok := d.(*errdetails.ErrorInfo); ok {
+					info = ei.GetReason()
+				}
+			}
+			if st.Code() != codes.Unauthenticated || info != connectauth.InfoDPoPUnsupported || strings.Contains(st.Message(), tok) {
+				t.Errorf("%.10q: %v %q %q", v, st.Code(), st.Message(), info)
+			}
+			evs := rec.Take()
+			if len(evs) != 1 || evs[0].Reason != jwtverify.ReasonDPoPProof || evs[0].Rule != connectauth.RuleDPoPUnsupported {
+				t.Errorf("%.10q: events %+v", v, evs)
+			}
+		}
+		// A bearer token still works.
+		if _, err := call(context.Background(), adaptertest.MethodOrders, metadata.MD{"authorization": {"Bearer " + tok}}); err != nil {
+			t.Errorf("bearer: %v", err)
+		}
+	}
+}

@@ -34,6 +34,7 @@
 //	valid token lacking a permission    permission_denied   INSUFFICIENT_SCOPE (metadata scope, missing)
 //	procedure denied by the policy      permission_denied   INSUFFICIENT_SCOPE
 //	no usable key set (issuer down)     unavailable         KEYS_UNAVAILABLE
+//	the DPoP scheme (RFC 9449)          unauthenticated     DPOP_UNSUPPORTED
 //
 // and whose metadata carries the RFC 6750 WWW-Authenticate challenge (and
 // Retry-After on unavailable), so Connect-protocol clients see it as an

@@ -44,6 +44,7 @@ func (x *Auth) Authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if !o.Proceed() {
 			return x.fail(c, o)
 		}
+		o.SetProceedHeaders(c.Response().Header())
 		if o.Principal != nil {
 			c.SetRequest(middleware.WithPrincipal(r, o))
 		}
@@ -66,6 +67,7 @@ func (x *Auth) Require(req jwtverify.Requirement) echo.MiddlewareFunc {
 			if !o.Proceed() {
 				return x.fail(c, o)
 			}
+			o.SetProceedHeaders(c.Response().Header())
 			if rr := middleware.WithPrincipal(r, o); rr != r {
 				c.SetRequest(rr)
 			}

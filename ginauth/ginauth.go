@@ -38,6 +38,7 @@ func (x *Auth) Authenticate(c *gin.Context) {
 		x.abort(c, o)
 		return
 	}
+	o.SetProceedHeaders(c.Writer.Header())
 	if o.Principal != nil {
 		c.Request = middleware.WithPrincipal(r, o)
 	}
@@ -59,6 +60,7 @@ func (x *Auth) Require(req jwtverify.Requirement) gin.HandlerFunc {
 			x.abort(c, o)
 			return
 		}
+		o.SetProceedHeaders(c.Writer.Header())
 		if rr := middleware.WithPrincipal(r, o); rr != r {
 			c.Request = rr
 		}

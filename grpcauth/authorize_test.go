@@ -82,6 +82,13 @@ func TestAuthorize(t *testing.T) {
 		{"empty", "", grpcauth.InfoMissingToken},
 		{"basic", "Basic eDp5", grpcauth.InfoMissingToken},
 		{"bearer prefix of another scheme", "Bearerx " + tok, grpcauth.InfoMissingToken},
+		// DPoP (RFC 9449) is refused by choice, never taken for a call
+		// without credentials, in any case and well formed or not.
+		{"dpop scheme", "DPoP " + tok, grpcauth.InfoDPoPUnsupported},
+		{"dpop scheme lower case", "dpop " + tok, grpcauth.InfoDPoPUnsupported},
+		{"dpop scheme alone", "DPoP", grpcauth.InfoDPoPUnsupported},
+		{"dpop scheme tab", "DPoP\t" + tok, grpcauth.InfoDPoPUnsupported},
+		{"dpop prefix of another scheme", "DPoPx " + tok, grpcauth.InfoMissingToken},
 	}
 	for _, h := range hostile {
 		t.Run(h.name, func(t *testing.T) {

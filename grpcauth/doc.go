@@ -72,6 +72,13 @@
 // google.golang.org/grpc/credentials/oauth.TokenSource fed by
 // golang.org/x/oauth2/clientcredentials, which requires TLS.
 //
+// DPoP (RFC 9449) is out of scope by choice: gRPC runs over HTTP/2
+// requests, but no gRPC client stack makes DPoP proofs. A call using the
+// DPoP scheme is refused with Unauthenticated and DPOP_UNSUPPORTED (its
+// decision: reason dpop_proof, rule dpop_unsupported), not taken for
+// a call without credentials; gRPC APIs bind tokens to the client
+// certificate instead (RFC 8705).
+//
 // # Status codes
 //
 // Following go-grpc-middleware's contract, Unauthenticated means the caller
@@ -85,6 +92,7 @@
 //	valid token lacking a permission    PermissionDenied  INSUFFICIENT_SCOPE (metadata scope, missing)
 //	method denied by the policy         PermissionDenied  INSUFFICIENT_SCOPE
 //	no usable key set (issuer down)     Unavailable       KEYS_UNAVAILABLE
+//	the DPoP scheme (RFC 9449)          Unauthenticated   DPOP_UNSUPPORTED
 //
 // The last column is the Reason of the errdetails.ErrorInfo (Domain
 // "m2mauth") attached to every rejection. Messages are fixed texts

@@ -42,7 +42,17 @@ const (
 	// (its issuer was never reachable or the keys are too stale). Code
 	// Unavailable, which clients may retry.
 	InfoKeysUnavailable = "KEYS_UNAVAILABLE"
+	// InfoDPoPUnsupported: the call uses the DPoP authorization scheme
+	// (RFC 9449), which this interceptor does not accept: no gRPC client
+	// stack makes DPoP proofs, and gRPC APIs bind tokens to the client
+	// certificate instead (RFC 8705, jwtverify.IssuerConfig.Binding). Code
+	// Unauthenticated, MetadataError invalid_request.
+	InfoDPoPUnsupported = "DPOP_UNSUPPORTED"
 )
+
+// RuleDPoPUnsupported is the DecisionEvent.Rule (Reason
+// jwtverify.ReasonDPoPProof) of a call refused with InfoDPoPUnsupported.
+const RuleDPoPUnsupported = "dpop_unsupported"
 
 // ErrorInfo metadata keys.
 const (
@@ -64,12 +74,13 @@ const (
 const (
 	msgMissingToken   = "Bearer authentication is required"
 	msgInvalidRequest = "The request carries malformed or ambiguous bearer credentials"
+	msgDPoP           = "The DPoP scheme is not accepted over gRPC; use a certificate-bound or bearer token"
 )
 
 // statuses are the fixed answers, built once: rejecting a flood of bad
 // requests costs no protobuf marshalling.
 type statuses struct {
-	missing, invalidRequest, invalidToken, expired, unavailable, denied, binding *status.Status
+	missing, invalidRequest, invalidToken, expired, unavailable, denied, binding, dpop *status.Status
 }
 
 func newStatuses() statuses {
@@ -80,6 +91,7 @@ func newStatuses() statuses {
 		expired:        withInfo(codes.Unauthenticated, jwtverify.ReasonExpired.Description(), InfoTokenExpired, map[string]string{MetadataError: jwtverify.CodeInvalidToken}),
 		unavailable:    withInfo(codes.Unavailable, jwtverify.ReasonKeysUnavailable.Description(), InfoKeysUnavailable, nil),
 		binding:        withInfo(codes.Unauthenticated, jwtverify.ReasonBinding.Description(), InfoInvalidToken, map[string]string{MetadataError: jwtverify.CodeInvalidToken}),
+		dpop:           withInfo(codes.Unauthenticated, msgDPoP, InfoDPoPUnsupported, map[string]string{MetadataError: jwtverify.CodeInvalidRequest}),
 		denied:         withInfo(codes.PermissionDenied, jwtverify.ReasonInsufficientScope.Description(), InfoInsufficientScope, map[string]string{MetadataError: jwtverify.CodeInsufficientScope}),
 	}
 }

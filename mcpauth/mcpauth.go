@@ -170,6 +170,7 @@ func (h *protected) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.ServeError(w, r, o)
 		return
 	}
+	o.SetProceedHeaders(w.Header())
 	p := o.Principal
 	if p == nil { // a CORS preflight
 		h.next.ServeHTTP(w, r)

@@ -15,6 +15,7 @@ import (
 // itself (token problems use jwtverify's Reason.Description).
 const (
 	descNoCredentials  = "Bearer authentication is required"
+	descNoCredentialsD = "Bearer or DPoP authentication is required"
 	descInvalidRequest = "The request carries malformed or ambiguous bearer credentials"
 	descUnavailable    = "Authentication is temporarily unavailable; retry later"
 )
@@ -46,6 +47,16 @@ type Authenticator struct {
 	bare           string // bare challenge
 	invalidRequest string // invalid_request challenge
 	unavailableRA  int    // Retry-After seconds
+	descMissing    string // description of the no-credentials answer
+
+	// The challenge lists built once (shared by every Outcome that
+	// carries them): without WithDPoP one Bearer challenge each; with it
+	// the challenge of the scheme used, then the other scheme's bare one.
+	bareChallenges    []string // no credentials: Bearer and DPoP
+	invalidRequestChs []string // malformed Bearer credentials
+
+	// dpop is WithDPoP's state; nil without the option.
+	dpop *dpopState
 
 	// certs finds the client certificate of certificate-bound tokens;
 	// nil when no issuer binds tokens and WithCertSource was not given
@@ -94,6 +105,14 @@ func NewAuthenticator(v *jwtverify.Verifier, transport string, opts ...Option) (
 	a.bare = a.realmParam + a.suffix
 	a.invalidRequest = a.challenge(jwtverify.CodeInvalidRequest, descInvalidRequest, "")
 	a.unavailableRA = int((cfg.retryAfter + 999_999_999) / 1_000_000_000)
+	a.descMissing = descNoCredentials
+	a.bareChallenges = []string{a.bare}
+	a.invalidRequestChs = []string{a.invalidRequest}
+	if cfg.dpop != nil {
+		if err := a.initDPoP(cfg.dpop); err != nil {
+			return nil, err
+		}
+	}
 	return a, nil
 }
 
@@ -173,7 +192,7 @@ func (a *Authenticator) authorizeAt(r *http.Request, req jwtverify.Requirement, 
 		p = o.Principal
 	}
 	if err := req.Check(p); err != nil {
-		o := a.forbidden(p, err, req)
+		o := a.forbidden(r, p, err, req)
 		a.observe(&o, r, route)
 		return o
 	}
@@ -270,6 +289,11 @@ func (a *Authenticator) authenticate(r *http.Request) Outcome {
 		checked bool
 		err     error
 	)
+	if a.dpop != nil { // never with a custom extractor (initDPoP)
+		if vals := r.Header["Authorization"]; len(vals) == 1 && isDPoPScheme(vals[0]) {
+			return a.authenticateDPoP(r, vals[0])
+		}
+	}
 	if a.cfg.extractor != nil {
 		tok, err = a.cfg.extractor.ExtractToken(r)
 		checked = true
@@ -283,7 +307,7 @@ func (a *Authenticator) authenticate(r *http.Request) Outcome {
 		if errors.Is(err, bearer.ErrNoCredentials) {
 			return Outcome{
 				Result: jwtverify.DecisionUnauthenticated, Err: err,
-				Status: http.StatusUnauthorized, Description: descNoCredentials, Challenge: a.bare,
+				Status: http.StatusUnauthorized, Description: a.descMissing, Challenges: a.bareChallenges,
 			}
 		}
 		return a.invalid(err)
@@ -334,7 +358,7 @@ func (a *Authenticator) invalid(err error) Outcome {
 	return Outcome{
 		Result: jwtverify.DecisionInvalidRequest, Reason: jwtverify.ReasonMalformed, Err: err,
 		Status: http.StatusBadRequest, Code: jwtverify.CodeInvalidRequest,
-		Description: descInvalidRequest, Challenge: a.invalidRequest,
+		Description: descInvalidRequest, Challenges: a.invalidRequestChs,
 	}
 }
 
@@ -350,23 +374,39 @@ func (a *Authenticator) rejected(err error) Outcome {
 		}
 	}
 	if reason.Code() == jwtverify.CodeInsufficientScope {
-		return a.forbidden(nil, err, jwtverify.Requirement{})
+		return a.forbidden(nil, nil, err, jwtverify.Requirement{})
 	}
 	desc := reason.Description()
 	return Outcome{
 		Result: jwtverify.DecisionUnauthenticated, Reason: reason, Err: err,
 		Status: http.StatusUnauthorized, Code: jwtverify.CodeInvalidToken, Description: desc,
-		Challenge: a.challenge(jwtverify.CodeInvalidToken, desc, ""),
+		Challenges: a.withOther(a.challenge(jwtverify.CodeInvalidToken, desc, "")),
 	}
 }
 
-func (a *Authenticator) forbidden(p *jwtverify.Principal, err error, req jwtverify.Requirement) Outcome {
+// withOther returns the challenge list of a Bearer refusal: ch, then the
+// bare DPoP challenge when WithDPoP accepts that scheme too.
+func (a *Authenticator) withOther(ch string) []string {
+	if a.dpop == nil {
+		return []string{ch}
+	}
+	return []string{ch, a.dpop.bare}
+}
+
+func (a *Authenticator) forbidden(r *http.Request, p *jwtverify.Principal, err error, req jwtverify.Requirement) Outcome {
 	desc := jwtverify.ReasonInsufficientScope.Description()
+	scope := strings.Join(req.Scopes(), " ")
+	var ch string
+	if a.usedDPoP(r) {
+		ch = a.dpop.challenge(jwtverify.CodeInsufficientScope, desc, scope)
+	} else {
+		ch = a.challenge(jwtverify.CodeInsufficientScope, desc, scope)
+	}
 	return Outcome{
 		Result: jwtverify.DecisionForbidden, Reason: jwtverify.ReasonInsufficientScope,
 		Principal: p, Err: err,
 		Status: http.StatusForbidden, Code: jwtverify.CodeInsufficientScope, Description: desc,
-		Challenge: a.challenge(jwtverify.CodeInsufficientScope, desc, strings.Join(req.Scopes(), " ")),
+		Challenges: []string{ch},
 	}
 }
 

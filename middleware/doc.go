@@ -42,6 +42,7 @@
 //	valid token lacking a permission    403  Bearer realm="api", error="insufficient_scope", error_description="...", scope="a b"
 //	no usable key set at all            503  Retry-After: 30 (no challenge: a server condition)
 //	introspection cannot decide now     503  Retry-After: 30, or when the issuer's call budget refills
+//	DPoP proof refused (WithDPoP)       401  DPoP algs="...", error="invalid_dpop_proof", error_description="..." (then Bearer realm="api")
 //
 // Descriptions are fixed texts (jwtverify.Reason.Description: only an
 // expired token is told apart); nothing the client sent is ever reflected
@@ -97,6 +98,24 @@
 // and the API MUST be reachable only through the proxy. Without it, such
 // headers are ignored. Connect interceptors cannot see TLS state: run this
 // middleware in front of a Connect handler to check the binding.
+//
+// # DPoP-bound tokens
+//
+// WithDPoP(checker) accepts the DPoP scheme (RFC 9449) beside Bearer, for
+// issuers whose Binding allows binding.DPoP: the proof in the request's
+// DPoP header is checked by the dpop.Checker (every section 4.3 check),
+// then the token must be bound (cnf.jkt) to the proof's key, then the
+// proof is recorded against replay. A DPoP-bound token with Bearer, and an
+// unbound token with DPoP, are refused; an unbound token with Bearer stays
+// a bearer token and its DPoP header is never read. DPoP refusals answer
+// the DPoP challenge first (DPoP algs="...", error="invalid_dpop_proof",
+// "invalid_token" or "use_dpop_nonce" with a DPoP-Nonce header) and the
+// bare Bearer challenge second; a 401 without credentials names both
+// (Outcome.Challenges, one WWW-Authenticate line each). A replay store
+// that cannot record answers 503 (reason replay_unavailable). With server
+// nonces, allowed DPoP requests get a fresh DPoP-Nonce
+// (Outcome.SetProceedHeaders, called by every adapter). Handler and
+// Require on one request check the proof once.
 //
 // # Adapters
 //

@@ -22,7 +22,11 @@ const WellKnownPath = "/.well-known/oauth-protected-resource"
 // servers issue tokens for it and which scopes it knows. The document also
 // says "tls_client_certificate_bound_access_tokens": true when an issuer of
 // the verifier accepts certificate-bound tokens (its Binding policy is not
-// binding.Off and allows binding.Certificate).
+// binding.Off and allows binding.Certificate); with WithDPoP it lists the
+// proof algorithms ("dpop_signing_alg_values_supported") and says
+// "dpop_bound_access_tokens_required": true when every issuer requires
+// DPoP-bound tokens (binding.Required with binding.DPoP as its only
+// method).
 type ResourceMetadata struct {
 	// Resource is the resource identifier ("resource"): an absolute https
 	// URL without query or fragment (http is accepted for loopback hosts,
@@ -61,6 +65,10 @@ type metadataJSON struct {
 	// RFC 9728 section 2: true when certificate-bound tokens are
 	// accepted (RFC 8705).
 	TLSClientCertBound bool `json:"tls_client_certificate_bound_access_tokens,omitempty"`
+	// RFC 9728 section 2 (RFC 9449): the proof algorithms WithDPoP
+	// accepts, and whether every token must be DPoP-bound.
+	DPoPAlgs          []string `json:"dpop_signing_alg_values_supported,omitempty"`
+	DPoPBoundRequired bool     `json:"dpop_bound_access_tokens_required,omitempty"`
 }
 
 func buildMetadata(v *jwtverify.Verifier, cfg config) (*metadataDoc, error) {
@@ -107,7 +115,22 @@ func buildMetadata(v *jwtverify.Verifier, cfg config) (*metadataDoc, error) {
 			certBound = true
 		}
 	}
+	var dpopAlgs []string
+	dpopRequired := false
+	if cfg.dpop != nil {
+		dpopAlgs = cfg.dpop.Algorithms()
+		// Required only when no issuer accepts anything but a DPoP-bound
+		// token: a certificate-bound or bearer token would do elsewhere.
+		dpopRequired = len(v.Issuers()) > 0
+		for _, is := range v.Issuers() {
+			if is.Binding.Policy != binding.Required || is.Binding.Methods != binding.DPoP {
+				dpopRequired = false
+			}
+		}
+	}
 	body, err := json.Marshal(metadataJSON{
+		DPoPAlgs:               dpopAlgs,
+		DPoPBoundRequired:      dpopRequired,
 		TLSClientCertBound:     certBound,
 		Resource:               md.Resource,
 		AuthorizationServers:   servers,

@@ -41,6 +41,7 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 			a.ServeError(w, r, o)
 			return
 		}
+		o.SetProceedHeaders(w.Header())
 		next.ServeHTTP(w, WithPrincipal(r, o))
 	})
 }
@@ -65,6 +66,7 @@ func (m *Middleware) Require(req jwtverify.Requirement) func(http.Handler) http.
 				a.ServeError(w, r, o)
 				return
 			}
+			o.SetProceedHeaders(w.Header())
 			next.ServeHTTP(w, WithPrincipal(r, o))
 		})
 	}

@@ -365,7 +365,9 @@ func TestErrorHandlerAndExtractor(t *testing.T) {
 			}
 		})),
 		middleware.WithErrorHandler(middleware.ErrorHandlerFunc(func(w http.ResponseWriter, r *http.Request, o middleware.Outcome) {
-			w.Header().Set("WWW-Authenticate", o.Challenge)
+			for _, c := range o.Challenges {
+				w.Header().Add("WWW-Authenticate", c)
+			}
 			w.Header().Set("X-Result", o.Result)
 			w.WriteHeader(o.Status)
 			_, _ = io.WriteString(w, "custom "+o.Code)
@@ -600,13 +602,13 @@ func TestAuthenticatorOutcome(t *testing.T) {
 		return r
 	}
 	o := a.Authenticate(req("Bearer " + read))
-	if !o.Proceed() || o.Principal == nil || o.Principal.ClientID() != authtest.ClientID || o.Status != 0 || o.Challenge != "" {
+	if !o.Proceed() || o.Principal == nil || o.Principal.ClientID() != authtest.ClientID || o.Status != 0 || o.Challenges != nil {
 		t.Fatalf("allowed outcome %+v", o)
 	}
 	o = a.Authorize(middleware.WithPrincipal(req(""), o), jwtverify.RequireAll("orders.write"))
 	if o.Proceed() || o.Status != 403 || o.Code != "insufficient_scope" || o.Reason != jwtverify.ReasonInsufficientScope ||
 		o.Principal == nil || !errors.Is(o.Err, jwtverify.ErrInsufficientScope) ||
-		o.Challenge != `Bearer realm="api", error="insufficient_scope", error_description="`+o.Description+`", scope="orders.write"` {
+		len(o.Challenges) != 1 || o.Challenges[0] != `Bearer realm="api", error="insufficient_scope", error_description="`+o.Description+`", scope="orders.write"` {
 		t.Fatalf("forbidden outcome %+v", o)
 	}
 	o = a.Authenticate(req("Bearer a b"))
@@ -614,7 +616,7 @@ func TestAuthenticatorOutcome(t *testing.T) {
 		t.Fatalf("invalid request outcome %+v", o)
 	}
 	o = a.Authenticate(req(""))
-	if o.Status != 401 || o.Code != "" || o.Challenge != `Bearer realm="api"` || !errors.Is(o.Err, bearer.ErrNoCredentials) {
+	if o.Status != 401 || o.Code != "" || len(o.Challenges) != 1 || o.Challenges[0] != `Bearer realm="api"` || !errors.Is(o.Err, bearer.ErrNoCredentials) {
 		t.Fatalf("no credentials outcome %+v", o)
 	}
 	if b := o.Body(); b.Error != "unauthorized" || b.Description == "" {

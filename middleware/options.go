@@ -10,6 +10,7 @@ import (
 
 	"github.com/m2mauth/m2mauth/authlog"
 	"github.com/m2mauth/m2mauth/binding"
+	"github.com/m2mauth/m2mauth/dpop"
 	"github.com/m2mauth/m2mauth/jwtverify"
 )
 
@@ -48,6 +49,7 @@ type config struct {
 	metadata     *ResourceMetadata
 	retryAfter   time.Duration
 	certs        *binding.CertSource
+	dpop         *dpop.Checker
 	errs         []error
 }
 
@@ -294,6 +296,39 @@ func WithForwardedClientCert(f binding.Forwarding) Option {
 			return
 		}
 		c.certs = src
+	}
+}
+
+// WithDPoP accepts DPoP-bound access tokens (RFC 9449) with the DPoP
+// authorization scheme beside Bearer, their proofs checked by c (build it
+// with dpop.New: algorithms, public origins, replay store, optional
+// server nonces). Each issuer's Binding policy decides what it accepts:
+//
+//   - a DPoP-bound token (cnf.jkt) with the Bearer scheme is refused
+//     (section 7.2);
+//   - an unbound token with the Bearer scheme is a bearer token (under
+//     binding.Optional); a DPoP header beside it is not even parsed;
+//   - an unbound token with the DPoP scheme is refused (invalid_token):
+//     nothing ties it to the proof;
+//   - with the DPoP scheme the proof is checked (c.Check), then the token,
+//     bound to the proof's key (Verifier.VerifyBound), then the proof's
+//     jti is recorded (c.Commit): a replay is refused, a store that
+//     cannot record answers 503 with Retry-After.
+//
+// A refusal of a DPoP request answers `WWW-Authenticate: DPoP algs="...",
+// error="invalid_dpop_proof"` (or invalid_token, or use_dpop_nonce with a
+// DPoP-Nonce header) with a fixed description; a 401 without credentials
+// names both schemes. With server nonces an allowed DPoP request's answer
+// carries a fresh DPoP-Nonce (section 8.2). New fails when no issuer of
+// the verifier accepts DPoP-bound tokens, and when WithTokenExtractor is
+// given too (a custom extractor only finds bearer tokens).
+func WithDPoP(c *dpop.Checker) Option {
+	return func(cfg *config) {
+		if c == nil {
+			cfg.fail("WithDPoP: nil Checker")
+			return
+		}
+		cfg.dpop = c
 	}
 }
 

@@ -34,9 +34,19 @@ type Outcome struct {
 	// Description is the fixed client-facing text of the answer. It never
 	// contains anything the client sent.
 	Description string
-	// Challenge is the WWW-Authenticate value to send. Empty when the
-	// request proceeds and for 503 (a server condition, not a challenge).
-	Challenge string
+	// Challenges are the WWW-Authenticate values to send, one header line
+	// each: the challenge of the scheme the request used (the one carrying
+	// Code) first, then, when WithDPoP accepts a second scheme, that
+	// scheme's bare challenge (RFC 9449 section 7.1: a 401 for a request
+	// without a token names both Bearer and DPoP). Nil when the request
+	// proceeds and for 503 (a server condition, not a challenge). The slice
+	// may be shared between Outcomes: read it, never modify it.
+	Challenges []string
+	// DPoPNonce is the DPoP-Nonce header value (RFC 9449 section 8): the
+	// nonce a use_dpop_nonce refusal asks the client to put in its next
+	// proof, and, when WithDPoP's Checker has server nonces, a fresh nonce
+	// for an allowed DPoP request (section 8.2). Empty otherwise.
+	DPoPNonce string
 	// RetryAfter is the Retry-After value in seconds of a 503, else 0.
 	RetryAfter int
 }
@@ -70,17 +80,38 @@ func (o Outcome) Body() ErrorBody {
 	return b
 }
 
-// SetHeaders sets the WWW-Authenticate, Retry-After and Cache-Control
-// headers of a refusal on h. Adapters that write their own body (Echo) use
-// it; WriteError calls it.
+// SetHeaders sets the WWW-Authenticate (one line per challenge),
+// DPoP-Nonce, Retry-After and Cache-Control headers of a refusal on h.
+// Adapters that write their own body (Echo) use it; WriteError calls it.
 func (o Outcome) SetHeaders(h http.Header) {
-	if o.Challenge != "" {
-		h.Set("WWW-Authenticate", o.Challenge)
+	if len(o.Challenges) > 0 {
+		h.Del("WWW-Authenticate")
+		for _, c := range o.Challenges {
+			h.Add("WWW-Authenticate", c)
+		}
+	}
+	if o.DPoPNonce != "" {
+		h.Set(DPoPNonceHeader, o.DPoPNonce)
 	}
 	if o.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(o.RetryAfter))
 	}
 	h.Set("Cache-Control", "no-store")
+}
+
+// DPoPNonceHeader is the response header carrying a DPoP server nonce (RFC
+// 9449 section 8).
+const DPoPNonceHeader = "DPoP-Nonce"
+
+// SetProceedHeaders sets the headers an allowed request's response carries
+// whatever the handler writes: today the fresh DPoP-Nonce of RFC 9449
+// section 8.2 (only when WithDPoP's Checker has server nonces and the
+// request used the DPoP scheme). Every adapter calls it before the next
+// handler; it costs one comparison when there is nothing to set.
+func (o Outcome) SetProceedHeaders(h http.Header) {
+	if o.DPoPNonce != "" {
+		h.Set(DPoPNonceHeader, o.DPoPNonce)
+	}
 }
 
 // WriteError writes the default answer of a refused request: the status,

@@ -35,6 +35,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/m2mauth/m2mauth/authlog"
+	"github.com/m2mauth/m2mauth/dpop"
 	"github.com/m2mauth/m2mauth/grpcauth"
 	"github.com/m2mauth/m2mauth/jwtverify"
 	"github.com/m2mauth/m2mauth/metrics"
@@ -92,10 +93,11 @@ func caller(ctx context.Context) string {
 // newHTTPAPI is the orders API on the standard ServeMux: one line to
 // authenticate every request (mw.Handler), one per route for its permission
 // (mw.Require). /metrics is left open for the demo's curl commands.
-func newHTTPAPI(v *jwtverify.Verifier, m *metrics.Metrics, reg *prometheus.Registry, db *store, lg *authlog.Logger) (http.Handler, error) {
+func newHTTPAPI(v *jwtverify.Verifier, m *metrics.Metrics, reg *prometheus.Registry, db *store, lg *authlog.Logger, checker *dpop.Checker) (http.Handler, error) {
 	mux := http.NewServeMux()
 	opts := []middleware.Option{middleware.WithRealm("orders"), middleware.WithObserver(m), middleware.WithExemptPaths("/metrics"),
-		middleware.WithServeMux(mux)} // decisions name the route the mux picks
+		middleware.WithServeMux(mux), // decisions name the route the mux picks
+		middleware.WithDPoP(checker)} // DPoP-bound tokens with a proof of their key, beside Bearer
 	if lg != nil {
 		opts = append(opts, middleware.WithObserver(lg))
 	}
@@ -122,8 +124,8 @@ func writeJSON(w http.ResponseWriter, v any) {
 // ---- Echo
 
 // newEchoAPI is the same API on Echo.
-func newEchoAPI(v *jwtverify.Verifier, m *metrics.Metrics, db *store, lg *authlog.Logger) (http.Handler, error) {
-	opts := []middleware.Option{middleware.WithRealm("orders"), middleware.WithObserver(m)}
+func newEchoAPI(v *jwtverify.Verifier, m *metrics.Metrics, db *store, lg *authlog.Logger, checker *dpop.Checker) (http.Handler, error) {
+	opts := []middleware.Option{middleware.WithRealm("orders"), middleware.WithObserver(m), middleware.WithDPoP(checker)}
 	if lg != nil {
 		opts = append(opts, middleware.WithObserver(lg))
 	}

@@ -29,6 +29,7 @@ import (
 
 	"github.com/m2mauth/m2mauth/authlog"
 	"github.com/m2mauth/m2mauth/binding"
+	"github.com/m2mauth/m2mauth/dpop"
 	"github.com/m2mauth/m2mauth/jwkscache"
 	"github.com/m2mauth/m2mauth/jwtverify"
 	"github.com/m2mauth/m2mauth/metrics"
@@ -44,6 +45,8 @@ const (
 	adminID      = "admin"
 	adminSecret  = "admin-secret"
 	workerID     = "worker" // authenticates with its certificate; gets certificate-bound tokens
+	dpopID       = "dpop-worker"
+	dpopSecret   = "dpop-secret" // with a DPoP proof of its key, gets DPoP-bound tokens
 )
 
 // options configure run.
@@ -143,6 +146,8 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 		Scopes: []string{"orders.read"}, Audiences: []string{audience}})
 	iss.RegisterClient(oauthtest.Client{ID: adminID, Secret: adminSecret,
 		Roles: []string{"orders.read", "orders.write"}, Audiences: []string{audience}})
+	iss.RegisterClient(oauthtest.Client{ID: dpopID, Secret: dpopSecret,
+		Scopes: []string{"orders.read"}, Audiences: []string{audience}})
 
 	// Metrics on a registry of our own.
 	reg := prometheus.NewRegistry()
@@ -155,7 +160,7 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 	// both grant permissions), keys from the issuer's JWKS.
 	prof, err := profiles.RFC9068(profiles.RFC9068Options{
 		Name: "oauthtest", Issuer: iss.Issuer(), JWKSURL: iss.JWKSURL(),
-		Audience: audience, ClientIDs: []string{readerID, adminID, workerID},
+		Audience: audience, ClientIDs: []string{readerID, adminID, workerID, dpopID},
 	})
 	if err != nil {
 		return err
@@ -182,11 +187,12 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 		lg = authlog.New(slog.New(slog.NewTextHandler(opts.logs, nil)), authlog.Options{})
 		defer lg.Close()
 	}
-	// Certificate-bound tokens are accepted with their certificate; bearer
-	// tokens as before (binding.Optional).
+	// Certificate-bound tokens are accepted with their certificate,
+	// DPoP-bound ones with a proof of their key; bearer tokens as before
+	// (binding.Optional).
 	ics := profiles.IssuerConfigs(prof)
 	for i := range ics {
-		ics[i].Binding = binding.Config{Policy: binding.Optional, Methods: binding.Certificate}
+		ics[i].Binding = binding.Config{Policy: binding.Optional, Methods: binding.Certificate | binding.DPoP}
 	}
 	v, err := jwtverify.New(jwtverify.Config{Issuers: ics, Observer: m})
 	if err != nil {
@@ -202,27 +208,41 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 	if err != nil {
 		return err
 	}
-	httpAPI, err := newHTTPAPI(v, m, reg, db, lg)
+	// The plain HTTP listeners come first: DPoP proofs name the URL the
+	// client called, so the proof checker must know the public origins.
+	httpLis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	echoAPI, err := newEchoAPI(v, m, db, lg)
+	echoLis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		httpLis.Close()
+		return err
+	}
+	closeLis := func() { httpLis.Close(); echoLis.Close() }
+	checker, err := dpop.New(dpop.Config{PublicOrigins: []string{"http://" + httpLis.Addr().String(), "http://" + echoLis.Addr().String()}})
+	if err != nil {
+		closeLis()
+		return err
+	}
+	httpAPI, err := newHTTPAPI(v, m, reg, db, lg, checker)
+	if err != nil {
+		closeLis()
+		return err
+	}
+	echoAPI, err := newEchoAPI(v, m, db, lg, checker)
+	if err != nil {
+		closeLis()
 		return err
 	}
 	grpcAPI, err := newGRPCAPI(v, m, db, cert, lg)
 	if err != nil {
+		closeLis()
 		return err
 	}
-	httpURL, stopHTTP, err := serveHTTP(httpAPI)
-	if err != nil {
-		return err
-	}
+	httpURL, stopHTTP := serveOn(httpLis, httpAPI)
 	defer stopHTTP()
-	echoURL, stopEcho, err := serveHTTP(echoAPI)
-	if err != nil {
-		return err
-	}
+	echoURL, stopEcho := serveOn(echoLis, echoAPI)
 	defer stopEcho()
 	// The same two APIs over TLS asking for client certificates, for the
 	// certificate-bound caller.
@@ -363,6 +383,31 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 		return err
 	}
 
+	// The DPoP caller (RFC 9449, HTTP only: gRPC APIs use certificate
+	// binding): its token, bound to the key the prover holds, comes from
+	// the token endpoint with a proof; every call carries a fresh proof of
+	// the method and URL (the prover's RoundTripper). A stolen copy of the
+	// token without the key gets 401 invalid_dpop_proof.
+	prover, err := oauthtest.NewDPoPProver("ES256")
+	if err != nil {
+		return err
+	}
+	dpopTok, err := prover.FetchToken(ctx, hc, iss.TokenURL(), dpopID, dpopSecret, nil)
+	if err != nil {
+		return fmt.Errorf("dpop token: %w", err)
+	}
+	dpopTS := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: dpopTok, TokenType: "DPoP"}) // "Authorization: DPoP <token>"
+	withKey := prover.Transport(hc.Transport)
+	if err := playOver([]transport{
+		&httpTransport{label: "net/http", base: httpURL, rt: withKey},
+		&httpTransport{label: "Echo", base: echoURL, rt: withKey},
+	}, []scenario{{"DPoP worker reads (proof of its key)", opRead, dpopTS, allowed}}); err != nil {
+		return err
+	}
+	if err := playOver(transports[:2], []scenario{{"DPoP token stolen, without the key", opRead, dpopTS, unauthenticated}}); err != nil {
+		return err
+	}
+
 	failed := printTable(out, results)
 	fmt.Fprintf(out, "\nKey rotation: kid %s -> %s; the key cache refreshed the JWKS on the unknown kid.\n", short(oldKID), short(newKID))
 	if err := printMetrics(out, reg); err != nil {
@@ -402,12 +447,8 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 	return nil
 }
 
-// serveHTTP serves h on a fresh loopback port.
-func serveHTTP(h http.Handler) (string, func(), error) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
+// serveOn serves h on lis and returns its URL and the stop function.
+func serveOn(lis net.Listener, h http.Handler) (string, func()) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(lis) }()
@@ -419,7 +460,7 @@ func serveHTTP(h http.Handler) (string, func(), error) {
 		}
 		<-done
 	}
-	return "http://" + lis.Addr().String(), stop, nil
+	return "http://" + lis.Addr().String(), stop
 }
 
 // serveHTTPS serves h on a fresh loopback port over TLS with cert, asking

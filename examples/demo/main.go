@@ -29,6 +29,9 @@
 // the issuer's mutual-TLS token endpoint with its certificate and gets
 // certificate-bound tokens (RFC 8705): accepted over TLS presenting that
 // certificate (the HTTP APIs also listen on TLS for it), refused without it.
+// Then a DPoP caller, "dpop-worker" (RFC 9449, HTTP only): its token, bound
+// to a key oauthtest's prover holds, is served with a fresh proof on each
+// call and refused without the key (a stolen copy).
 package main
 
 import (

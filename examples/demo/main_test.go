@@ -28,8 +28,8 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	rows := tableRows(t, out.String())
-	if len(rows) != 10*3 {
-		t.Errorf("%d rows, want 30 (10 scenarios x 3 transports)\n%s", len(rows), out.String())
+	if len(rows) != 10*3+2*2 {
+		t.Errorf("%d rows, want 34 (10 scenarios x 3 transports, 2 DPoP scenarios x 2 HTTP transports)\n%s", len(rows), out.String())
 	}
 	perTransport := map[string]int{}
 	for _, r := range rows {
@@ -42,9 +42,15 @@ func TestDemo(t *testing.T) {
 			}
 		}
 	}
-	for _, tr := range []string{"net/http", "Echo", "gRPC"} {
-		if perTransport[tr] != 10 {
-			t.Errorf("%s: %d rows, want 10", tr, perTransport[tr])
+	for tr, want := range map[string]int{"net/http": 12, "Echo": 12, "gRPC": 10} {
+		if perTransport[tr] != want {
+			t.Errorf("%s: %d rows, want %d", tr, perTransport[tr], want)
+		}
+	}
+	// The DPoP caller is served; its stolen token without the key is not.
+	for _, want := range []string{"DPoP worker reads (proof of its key)", "401 invalid_dpop_proof"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q", want)
 		}
 	}
 	for _, want := range []string{

@@ -189,7 +189,9 @@ func TestErrorHandlerOption(t *testing.T) {
 	env := authtest.NewEnv(t)
 	auth, err := echoauth.New(env.Verifier, middleware.WithErrorHandler(middleware.ErrorHandlerFunc(
 		func(w http.ResponseWriter, _ *http.Request, o middleware.Outcome) {
-			w.Header().Set("WWW-Authenticate", o.Challenge)
+			for _, c := range o.Challenges {
+				w.Header().Add("WWW-Authenticate", c)
+			}
 			w.WriteHeader(o.Status)
 			_, _ = io.WriteString(w, "custom")
 		})))
