@@ -21,6 +21,8 @@ var (
 	errDPoPSep     = &extractError{"middleware: malformed DPoP credentials: the separator after the scheme must be spaces", bearer.ErrInvalidRequest}
 	errDPoPNoToken = &extractError{"middleware: malformed DPoP credentials: scheme without a token", bearer.ErrInvalidRequest}
 	errDPoPChars   = &extractError{"middleware: malformed DPoP credentials: the token is not a b64token", bearer.ErrInvalidRequest}
+	// errDPoPTokenTooLarge is Verify's own refusal of an oversized token.
+	errDPoPTokenTooLarge = &jwtverify.Error{Reason: jwtverify.ReasonMalformed, Detail: "token larger than MaxTokenSize"}
 )
 
 // dpopState is what WithDPoP adds to an Authenticator, built once.
@@ -145,6 +147,10 @@ func (a *Authenticator) authenticateDPoP(r *http.Request, authz string) Outcome 
 	}
 	if err := a.oneMethod(r); err != nil {
 		return a.invalidDPoP(err)
+	}
+	if len(tok) > a.v.MaxTokenSize() {
+		// Refused as Verify would, before the proof's ath hashes it.
+		return a.rejectedDPoP(errDPoPTokenTooLarge)
 	}
 	d := a.dpop
 	vp, err := d.c.Check(r, tok)

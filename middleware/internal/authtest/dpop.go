@@ -378,6 +378,15 @@ func runReplay(t *testing.T, env *DPoPEnv, handle DPoPHandle) {
 		t.Fatalf("fresh proof after a replay: %d %q", a.Status, a.Challenges)
 	}
 	s.Rec.Take()
+	// A token over the verifier's MaxTokenSize is refused as Verify
+	// refuses it (invalid_token, malformed) before its proof is looked at:
+	// the proof's ath would otherwise hash it (this proof is even forged).
+	big := tok + "." + strings.Repeat("A", jwtverify.DefaultMaxTokenSize)
+	bp := s.Proof(t, env.A, "GET", PathOrders, big, "", oauthtest.WithProofSignatureFunc(func(_ string, sig []byte) []byte { return sig[1:] }))
+	if a := s.Do(t, "GET", PathOrders, "DPoP "+big, bp); a.Status != 401 || len(a.Challenges) == 0 || param(a.Challenges[0], "error") != jwtverify.CodeInvalidToken {
+		t.Errorf("oversized token: %d %q, want 401 invalid_token", a.Status, a.Challenges)
+	}
+	s.CheckEvents(t, "oversized token", jwtverify.DecisionUnauthenticated, jwtverify.ReasonMalformed, "")
 	// A stolen token without the key: the thief's own key does not match
 	// and a captured proof is for another URL.
 	if a := s.Do(t, "GET", PathWhoAmI, "DPoP "+tok, p); a.Status != 401 {
