@@ -13,7 +13,7 @@ import (
 )
 
 // newTestAuth is an Auth on a Verifier with the default clock.
-func newTestAuth(t *testing.T) *Auth {
+func newTestAuth(t testing.TB) *Auth {
 	t.Helper()
 	iss := oauthtest.NewT(t)
 	kid := iss.SigningKeyID()
@@ -238,4 +238,53 @@ func TestExpiryConcurrent(t *testing.T) {
 			t.Fatal("an expiry out of its slot, with no request in flight, is still armed")
 		}
 	}
+}
+
+// BenchmarkRequestEnd compares ways of ending a request's context at its
+// token's ValidUntil with cause ErrTokenExpired (the package doc quotes
+// it): a context deadline per request (the former design), a
+// context.AfterFunc joining a per-request cancel to a shared deadline
+// context, a time.AfterFunc per request, and the shared expiry. The last
+// includes the allocation of the bridge, which Handler makes in every
+// variant.
+func BenchmarkRequestEnd(b *testing.B) {
+	m := newTestAuth(b)
+	vu := time.Now().Add(time.Hour).Truncate(time.Second)
+	b.Run("WithTimeoutCause", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, cancel := context.WithTimeoutCause(context.Background(), time.Until(vu), ErrTokenExpired)
+			cancel()
+		}
+	})
+	b.Run("AfterFuncShared", func(b *testing.B) {
+		shared, stop := context.WithDeadlineCause(context.Background(), vu, ErrTokenExpired)
+		defer stop()
+		b.ReportAllocs()
+		for b.Loop() {
+			_, cancel := context.WithCancelCause(context.Background())
+			unjoin := context.AfterFunc(shared, func() { cancel(ErrTokenExpired) })
+			unjoin()
+			cancel(nil)
+		}
+	})
+	b.Run("TimeAfterFunc", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, cancel := context.WithCancelCause(context.Background())
+			t := time.AfterFunc(time.Until(vu), func() { cancel(ErrTokenExpired) })
+			t.Stop()
+			cancel(nil)
+		}
+	})
+	b.Run("SharedExpiry", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			br := &bridge{Context: ctx, cancel: cancel}
+			x := m.arm(br, vu)
+			x.leave(br)
+			cancel(nil)
+		}
+	})
 }

@@ -114,13 +114,18 @@ func (m *Auth) MetadataHandler() http.Handler {
 // SDK binds each session to the caller.
 //
 // next's request carries the TokenInfo (auth.TokenInfoFromContext), and
-// its context a deadline at the Principal's ValidUntil, computed from the
-// Verifier's clock, with context.Cause ErrTokenExpired: the streamable
+// its context ends at the Principal's ValidUntil with context.Cause
+// ErrTokenExpired (its Err is then context.Canceled; its Deadline reports
+// ValidUntil, or the request's own earlier deadline). The streamable
 // transport ends an SSE stream (the standalone GET stream or a POST's
 // response stream) when its request context ends, so no stream outlives
 // its token; the client reconnects with a fresh one. A tool call still
 // running then goes on in its session; its result reaches the client only
-// on a later stream (with an event store) or not at all.
+// on a later stream (with an event store) or not at all. With the
+// Verifier's default clock, one timer per expiry instant serves every
+// request of the tokens that end then; with an injected clock
+// (jwtverify.Config.Now) each request's end is ValidUntil minus that
+// clock's Now, as Verify sees it.
 //
 // Tool handlers read the caller with
 // PrincipalFromTokenInfo(req.Extra.TokenInfo), the TokenInfo of the request
