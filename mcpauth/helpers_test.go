@@ -38,9 +38,16 @@ type env struct {
 	srv *httptest.Server
 	url string // the MCP endpoint
 
-	h    atomic.Pointer[http.Handler]
-	ends chan streamEnd // one per finished GET (standalone SSE stream)
+	h     atomic.Pointer[http.Handler]
+	ends  chan streamEnd // one per finished GET (standalone SSE stream)
+	posts chan streamEnd // one per finished POST
+	// release ends the calls of the "block" tool (unblock).
+	release     chan struct{}
+	releaseOnce sync.Once
 }
+
+// unblock ends the calls of the "block" tool.
+func (e *env) unblock() { e.releaseOnce.Do(func() { close(e.release) }) }
 
 // streamEnd is what a standalone SSE stream's request saw when it ended.
 type streamEnd struct {
@@ -51,6 +58,7 @@ type streamEnd struct {
 
 type envOpts struct {
 	leeway time.Duration
+	now    func() time.Time // the Verifier's clock (Config.Now)
 	opts   []middleware.Option
 }
 
@@ -78,17 +86,18 @@ func newEnv(t testing.TB, eo envOpts) *env {
 		ClientIDs:  []string{clientA, clientB, clientC},
 		Algorithms: []string{"RS256"},
 		Leeway:     eo.leeway,
-	}}})
+	}}, Now: eo.now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{iss: iss, v: v, ends: make(chan streamEnd, 16)}
+	e := &env{iss: iss, v: v, ends: make(chan streamEnd, 16), posts: make(chan streamEnd, 64), release: make(chan struct{})}
 
 	// The resource must be the endpoint URL, known only once listening.
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		(*e.h.Load()).ServeHTTP(w, r)
 	}))
 	t.Cleanup(e.srv.Close)
+	t.Cleanup(e.unblock)
 	e.url = e.srv.URL + "/mcp"
 	e.mount(t, append([]middleware.Option{
 		middleware.WithResourceMetadata(middleware.ResourceMetadata{Resource: e.url, ScopesSupported: []string{scope}}),
@@ -106,6 +115,7 @@ func (e *env) mount(t testing.TB, opts ...middleware.Option) {
 	e.ma = ma
 	server := mcp.NewServer(&mcp.Implementation{Name: "test", Version: "v1"}, nil)
 	mcp.AddTool(server, &mcp.Tool{Name: "whoami"}, whoami)
+	mcp.AddTool(server, &mcp.Tool{Name: "block"}, e.block)
 	sdk := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, nil)
 	mux := http.NewServeMux()
 	mux.Handle("/mcp", ma.Handler(jwtverify.RequireAll(scope), e.recordStreams(sdk)))
@@ -146,16 +156,31 @@ func (e errString) Error() string { return string(e) }
 
 const errNoPrincipal = errString("no principal in the tool handler")
 
-// recordStreams reports how every GET (the standalone SSE stream) ended.
+// block is a tool whose call runs until the test ends (or its session).
+func (e *env) block(ctx context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, struct{}, error) {
+	select {
+	case <-e.release:
+	case <-ctx.Done():
+	}
+	return nil, struct{}{}, nil
+}
+
+// recordStreams reports how every GET (the standalone SSE stream) and
+// every POST ended.
 func (e *env) recordStreams(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r)
-		if r.Method != http.MethodGet {
+		ends := e.posts
+		switch r.Method {
+		case http.MethodGet:
+			ends = e.ends
+		case http.MethodPost:
+		default:
 			return
 		}
 		d, _ := r.Context().Deadline()
 		select {
-		case e.ends <- streamEnd{at: time.Now(), deadline: d, cause: context.Cause(r.Context())}:
+		case ends <- streamEnd{at: time.Now(), deadline: d, cause: context.Cause(r.Context())}:
 		default:
 		}
 	})

@@ -40,8 +40,9 @@ type Auth struct {
 	a *middleware.Authenticator
 	v *jwtverify.Verifier
 
-	seed  maphash.Seed
-	infos [infoSlots]atomic.Pointer[infoEntry] // TokenInfo per recent Principal
+	seed     maphash.Seed
+	infos    [infoSlots]atomic.Pointer[infoEntry] // TokenInfo per recent Principal
+	expiries [expirySlots]atomic.Pointer[expiry]  // by ValidUntil, on the default clock
 }
 
 // infoSlots bounds the TokenInfo cache: a repeated token (one Principal
@@ -113,13 +114,18 @@ func (m *Auth) MetadataHandler() http.Handler {
 // SDK binds each session to the caller.
 //
 // next's request carries the TokenInfo (auth.TokenInfoFromContext), and
-// its context a deadline at the Principal's ValidUntil, computed from the
-// Verifier's clock, with context.Cause ErrTokenExpired: the streamable
+// its context ends at the Principal's ValidUntil with context.Cause
+// ErrTokenExpired (its Err is then context.Canceled; its Deadline reports
+// ValidUntil, or the request's own earlier deadline). The streamable
 // transport ends an SSE stream (the standalone GET stream or a POST's
 // response stream) when its request context ends, so no stream outlives
 // its token; the client reconnects with a fresh one. A tool call still
 // running then goes on in its session; its result reaches the client only
-// on a later stream (with an event store) or not at all.
+// on a later stream (with an event store) or not at all. With the
+// Verifier's default clock, one timer per expiry instant serves every
+// request of the tokens that end then; with an injected clock
+// (jwtverify.Config.Now) each request's end is ValidUntil minus that
+// clock's Now, as Verify sees it.
 //
 // Tool handlers read the caller with
 // PrincipalFromTokenInfo(req.Extra.TokenInfo), the TokenInfo of the request
@@ -176,8 +182,14 @@ func (h *protected) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.next.ServeHTTP(w, r)
 		return
 	}
-	ctx, cancel := context.WithTimeoutCause(r.Context(), p.ValidUntil().Sub(h.m.v.Now()), ErrTokenExpired)
-	defer cancel()
+	// The request's context ends at the token's ValidUntil: a context
+	// of its own, which the expiry of that instant cancels with
+	// ErrTokenExpired (one timer per instant, not one per request).
+	ctx, cancel := context.WithCancelCause(r.Context())
+	b := &bridge{Context: ctx, p: p, header: r.Header, cancel: cancel}
+	x := h.m.arm(b, p.ValidUntil())
+	defer cancel(nil)
+	defer x.leave(b)
 	// The SDK's parser reads the token from the first Authorization
 	// header. The bridge ignores the token text, so it is shown a short
 	// placeholder header: the token may have come from the query, a form
@@ -185,7 +197,7 @@ func (h *protected) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// than the swap. The Principal travels in bridge, which the SDK's
 	// handler never sees filled: handOver empties it and gives next the
 	// request's own headers back.
-	r = r.WithContext(&bridge{Context: ctx, p: p, header: r.Header})
+	r = r.WithContext(b)
 	r.Header = h.sdkHeader
 	h.chain(p.ValidUntil().Sub(p.ExpiresAt())).ServeHTTP(w, r)
 }
@@ -243,11 +255,17 @@ func (m *Auth) tokenInfo(p *jwtverify.Principal) *auth.TokenInfo {
 }
 
 // bridge carries one request's Principal and headers across the SDK's
-// bearer middleware: the context of the request, in one allocation.
+// bearer middleware, and is the request's context from there on: its
+// deadline is the token's ValidUntil (due), at which its expiry calls
+// cancel.
 type bridge struct {
 	context.Context
 	p      *jwtverify.Principal
 	header http.Header
+
+	cancel     context.CancelCauseFunc
+	due        time.Time
+	prev, next *bridge // in the expiry's list, under its mutex
 }
 
 type bridgeKey struct{}

@@ -434,3 +434,111 @@ func TestTokenInfoPerToken(t *testing.T) {
 		t.Fatal("a repeated token built its TokenInfo again")
 	}
 }
+
+// A POST's response stream ends when its token expires, while the tool
+// call it carries still runs: the response stops at ValidUntil with cause
+// ErrTokenExpired, and the session goes on.
+func TestPostStreamEndsAtExpiry(t *testing.T) {
+	e := newEnv(t, envOpts{leeway: jwtverify.NoLeeway})
+	defer e.unblock()
+	cs, err := e.connect(t, &bearer{token: fixed(e.token(t, clientA))})
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	short := e.token(t, clientA, oauthtest.WithLifetime(3*time.Second))
+	p, err := e.v.Verify(context.Background(), short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain(e.posts)
+	resp := e.postRaw(t, short, cs.ID(), cs.InitializeResult().ProtocolVersion,
+		`{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"block","arguments":{}}}`)
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("POST: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	read := make(chan time.Time, 1)
+	go func() {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		read <- time.Now()
+	}()
+	var at time.Time
+	select {
+	case at = <-read:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the POST's response stream outlived its token")
+	}
+	if at.Before(p.ValidUntil()) {
+		t.Fatalf("response ended at %v, before the token's ValidUntil %v", at, p.ValidUntil())
+	}
+	var end streamEnd
+	select {
+	case end = <-e.posts:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the POST's handler did not return")
+	}
+	if !errors.Is(end.cause, mcpauth.ErrTokenExpired) || end.at.Before(p.ValidUntil()) {
+		t.Fatalf("POST ended at %v with cause %v, want ErrTokenExpired at ValidUntil %v", end.at, end.cause, p.ValidUntil())
+	}
+	if d := end.deadline.Sub(p.ValidUntil()); d < -50*time.Millisecond || d > 50*time.Millisecond {
+		t.Fatalf("deadline %v, want ValidUntil %v", end.deadline, p.ValidUntil())
+	}
+	// The session is intact: the client's own calls go on.
+	if out, err := callWhoami(t, cs); err != nil || out.Client != clientA {
+		t.Fatalf("whoami after the stream ended: %+v, %v", out, err)
+	}
+}
+
+// With an injected clock (Config.Now), that clock decides when a stream
+// ends: here it runs an hour minus 3 s ahead of the system clock, so a
+// token valid for an hour by the system clock ends its stream in 3 s.
+func TestInjectedClockEndsStream(t *testing.T) {
+	const ahead = time.Hour - 3*time.Second
+	e := newEnv(t, envOpts{leeway: jwtverify.NoLeeway, now: func() time.Time { return time.Now().Add(ahead) }})
+	tok := e.token(t, clientA, oauthtest.WithLifetime(time.Hour))
+	p, err := e.v.Verify(context.Background(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	cs, err := e.connect(t, &bearer{token: fixed(tok)})
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	var end streamEnd
+	select {
+	case end = <-e.ends:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the SSE stream outlived its token by the injected clock")
+	}
+	want := p.ValidUntil().Add(-ahead) // ValidUntil on the system clock
+	if end.at.Before(want) || !errors.Is(end.cause, mcpauth.ErrTokenExpired) {
+		t.Fatalf("stream ended at %v (started %v) with cause %v, want ErrTokenExpired at %v", end.at, start, end.cause, want)
+	}
+	if d := end.deadline.Sub(want); d < -time.Second || d > time.Second {
+		t.Fatalf("deadline %v, want %v", end.deadline, want)
+	}
+	// The client's DELETE on Close carries the expired token: the owner
+	// ends the session with one that the injected clock finds valid.
+	req, _ := http.NewRequest(http.MethodDelete, e.url, nil)
+	req.Header.Set("Authorization", "Bearer "+e.token(t, clientA, oauthtest.WithLifetime(2*time.Hour)))
+	req.Header.Set("Mcp-Session-Id", cs.ID())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE by the owner with a fresh token: %d", resp.StatusCode)
+	}
+}
+
+// drain empties ch.
+func drain(ch chan streamEnd) {
+	for {
+		select {
+		case <-ch:
+		default:
+			return
+		}
+	}
+}

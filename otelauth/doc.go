@@ -42,7 +42,15 @@
 // m2mauth_jwks_fetch_duration_seconds{source},
 // m2mauth_jwks_unknown_kid_total{source,outcome} and
 // m2mauth_jwks_skipped_keys_total{source,reason}, with the same buckets.
-// Package metrics' optional labels (rule, per-client counts) and its state
-// gauges (key cache, verified-token cache) have no counterpart here. Use
-// one of the two for a given registry, not both.
+// Package metrics' opt-in labels have their counterparts in Options:
+// RuleLabel adds the rule attribute to the validations, ClientIDLabel (with
+// MaxClientIDs) adds m2mauth_token_validations_by_client_total{issuer,
+// client_id}. Its state gauges are observable instruments read at each
+// collection, never on the request path: WatchVerifier reports the
+// verified-token cache (m2mauth_verified_token_cache_entries, _bytes,
+// _max_entries, _max_bytes gauges and _hits_total, _misses_total,
+// _evictions_total counters, label verifier), WatchKeys and WatchKeySet a
+// key cache's state (m2mauth_jwks_keys, _last_success_timestamp_seconds,
+// _keys_age_seconds, _usable, _consecutive_failures, label source). Use
+// one of the two packages for a given registry, not both.
 package otelauth

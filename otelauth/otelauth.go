@@ -60,6 +60,21 @@ type Options struct {
 	TracerProvider trace.TracerProvider
 	// MeterProvider makes the instruments. Default otel.GetMeterProvider().
 	MeterProvider metric.MeterProvider
+	// RuleLabel adds a "rule" attribute to m2mauth_token_validations: the
+	// sub-reason code of the issuer rule that refused the token, "none"
+	// for a success or a refusal by a generic check; bounded as package
+	// metrics' Options.RuleLabel (a value that is not a valid code counts
+	// as jwtverify.RuleCustom). Off by default.
+	RuleLabel bool
+	// ClientIDLabel adds m2mauth_token_validations_by_client (exported as
+	// m2mauth_token_validations_by_client_total) counting successful
+	// validations by configured issuer and verified client ID, as package
+	// metrics' Options.ClientIDLabel. Off by default: their number is not
+	// bounded by configuration when an issuer allows any client.
+	ClientIDLabel bool
+	// MaxClientIDs caps the distinct client IDs of ClientIDLabel; the
+	// others count as "other". Default 100.
+	MaxClientIDs int
 }
 
 // Observer records m2mauth's events as OpenTelemetry spans and metrics. It
@@ -78,6 +93,14 @@ type Observer struct {
 	fetchDur    metric.Float64Histogram
 	unknownKID  metric.Int64Counter
 	skipped     metric.Int64Counter
+	byClient    metric.Int64Counter // nil without Options.ClientIDLabel
+
+	ruleLabel  bool
+	maxClients int
+	clientMu   sync.Mutex
+	clientSeen map[string]struct{}
+
+	watch *watched
 
 	// Precomputed attribute options: every label value is bounded (fixed
 	// sets, configured names), so the caches stay small.
@@ -89,6 +112,7 @@ type Observer struct {
 type validationKey struct {
 	issuer string
 	reason jwtverify.Reason
+	rule   string // bounded (ruleValue), with Options.RuleLabel only
 }
 
 var (
@@ -107,7 +131,7 @@ func New(opts Options) (*Observer, error) {
 	if mp == nil {
 		mp = otel.GetMeterProvider()
 	}
-	o := &Observer{tracer: tp.Tracer(ScopeName)}
+	o := &Observer{tracer: tp.Tracer(ScopeName), ruleLabel: opts.RuleLabel}
 	m := mp.Meter(ScopeName)
 	// Names and units chosen so that OTel's Prometheus exporter (which adds
 	// the unit and _total suffixes) exports exactly package metrics' names.
@@ -129,6 +153,22 @@ func New(opts Options) (*Observer, error) {
 	o.skipped, errs[6] = m.Int64Counter("m2mauth_jwks_skipped_keys",
 		metric.WithDescription("JWKs left out of fetched key sets, by source and reason."))
 	if err := errors.Join(errs[:]...); err != nil {
+		return nil, err
+	}
+	if opts.ClientIDLabel {
+		o.maxClients, o.clientSeen = opts.MaxClientIDs, map[string]struct{}{}
+		if o.maxClients <= 0 {
+			o.maxClients = 100
+		}
+		var err error
+		o.byClient, err = m.Int64Counter("m2mauth_token_validations_by_client",
+			metric.WithDescription("Successful validations by configured issuer and verified client ID (capped; the rest count as other)."))
+		if err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	if o.watch, err = newWatched(m); err != nil {
 		return nil, err
 	}
 	o.hit = metric.WithAttributeSet(attribute.NewSet(attribute.String("cache", "hit")))
@@ -180,7 +220,11 @@ func (o *Observer) ObserveVerifyContext(ctx context.Context, ev jwtverify.Verify
 		result = "invalid"
 	}
 	reason := label(string(ev.Reason))
-	o.validations.Add(ctx, 1, o.validationOpt(ev.Issuer, ev.Reason, issuer, result, reason))
+	o.validations.Add(ctx, 1, o.validationOpt(ev.Issuer, ev.Reason, ev.Rule, issuer, result, reason))
+	if o.byClient != nil && ev.Reason == "" && ev.ClientID != "" {
+		o.byClient.Add(ctx, 1, metric.WithAttributes(
+			attribute.String("issuer", issuer), attribute.String("client_id", o.clientLabel(ev.ClientID))))
+	}
 	durOpt := o.miss
 	if ev.CacheHit {
 		durOpt = o.hit
@@ -201,16 +245,43 @@ func (o *Observer) ObserveVerifyContext(ctx context.Context, ev jwtverify.Verify
 }
 
 // validationOpt returns the attribute option of a validation, made once
-// per (issuer, reason).
-func (o *Observer) validationOpt(rawIssuer string, rawReason jwtverify.Reason, issuer, result, reason string) metric.MeasurementOption {
-	k := validationKey{rawIssuer, rawReason}
+// per (issuer, reason) and, with Options.RuleLabel, rule code.
+func (o *Observer) validationOpt(rawIssuer string, rawReason jwtverify.Reason, rawRule, issuer, result, reason string) metric.MeasurementOption {
+	k := validationKey{issuer: rawIssuer, reason: rawReason}
+	if o.ruleLabel && rawReason != "" {
+		k.rule = ruleValue(rawRule) // as package metrics: "none" on success
+	}
 	if opt, ok := o.valOpts.Load(k); ok {
 		return opt.(metric.MeasurementOption)
 	}
-	opt := metric.WithAttributeSet(attribute.NewSet(
-		attribute.String("issuer", issuer), attribute.String("result", result), attribute.String("reason", reason)))
+	kvs := []attribute.KeyValue{
+		attribute.String("issuer", issuer), attribute.String("result", result), attribute.String("reason", reason)}
+	if o.ruleLabel {
+		kvs = append(kvs, attribute.String("rule", label(k.rule)))
+	}
+	opt := metric.WithAttributeSet(attribute.NewSet(kvs...))
 	o.valOpts.Store(k, opt)
+	if rawReason != "" {
+		// As package metrics: an issuer's success series exists, at 0,
+		// from its first refusal on.
+		o.validations.Add(context.Background(), 0, o.validationOpt(rawIssuer, "", "", issuer, "valid", "none"))
+	}
 	return opt
+}
+
+// clientLabel returns id while fewer than MaxClientIDs distinct IDs were
+// seen (or id is one of them), else "other".
+func (o *Observer) clientLabel(id string) string {
+	o.clientMu.Lock()
+	defer o.clientMu.Unlock()
+	if _, ok := o.clientSeen[id]; ok {
+		return id
+	}
+	if len(o.clientSeen) >= o.maxClients {
+		return "other"
+	}
+	o.clientSeen[id] = struct{}{}
+	return id
 }
 
 // decisionOpt returns the attribute option of a decision, made once per
