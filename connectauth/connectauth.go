@@ -45,6 +45,9 @@ const (
 	InfoInsufficientScope = "INSUFFICIENT_SCOPE"
 	// InfoKeysUnavailable: no usable key set. Code unavailable.
 	InfoKeysUnavailable = "KEYS_UNAVAILABLE"
+	// InfoIntrospectionUnavailable: an opaque token's introspection cannot
+	// decide now (endpoint down, budget spent). Code unavailable.
+	InfoIntrospectionUnavailable = "INTROSPECTION_UNAVAILABLE"
 	// InfoDPoPUnsupported: the call uses the DPoP authorization scheme
 	// (RFC 9449), which Connect procedures do not accept (as grpcauth):
 	// use a bearer or certificate-bound token. Code unauthenticated; the
@@ -304,6 +307,9 @@ func toError(o middleware.Outcome) *connect.Error {
 	switch {
 	case o.Status == http.StatusServiceUnavailable:
 		code, info = connect.CodeUnavailable, InfoKeysUnavailable
+		if o.Reason == jwtverify.ReasonIntrospectionUnavailable {
+			info = InfoIntrospectionUnavailable
+		}
 	case o.Status == http.StatusForbidden:
 		code, info = connect.CodePermissionDenied, InfoInsufficientScope
 		var je *jwtverify.Error

@@ -311,7 +311,8 @@ var errNoMethod = status.Error(codes.Internal, "grpcauth: no gRPC method in the 
 //     jwtverify.ReasonBinding; the precise cause is the event's Rule);
 //   - PermissionDenied: a valid token lacking a required permission, or a
 //     method the policy denies (InfoInsufficientScope);
-//   - Unavailable: no usable key set (InfoKeysUnavailable).
+//   - Unavailable: no usable key set (InfoKeysUnavailable), or an opaque
+//     token's introspection cannot decide now (InfoIntrospectionUnavailable).
 //
 // A method the policy denies is refused after authentication, so an
 // anonymous caller cannot tell declared from undeclared methods.
@@ -363,6 +364,8 @@ func (i *Interceptor) authorize(ctx context.Context, fullMethod string, bound bo
 		}
 		var st *status.Status
 		switch {
+		case reason == jwtverify.ReasonIntrospectionUnavailable:
+			ev.Result, st = jwtverify.DecisionUnavailable, i.st.introspection
 		case reason.Unavailable():
 			ev.Result, st = jwtverify.DecisionUnavailable, i.st.unavailable
 		case reason == jwtverify.ReasonExpired:

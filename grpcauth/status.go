@@ -42,6 +42,11 @@ const (
 	// (its issuer was never reachable or the keys are too stale). Code
 	// Unavailable, which clients may retry.
 	InfoKeysUnavailable = "KEYS_UNAVAILABLE"
+	// InfoIntrospectionUnavailable: an opaque token's issuer introspects
+	// and its introspection endpoint cannot decide now (down, 5xx, an
+	// unparsable answer) or the issuer's call budget is spent. Code
+	// Unavailable, which clients may retry.
+	InfoIntrospectionUnavailable = "INTROSPECTION_UNAVAILABLE"
 	// InfoDPoPUnsupported: the call uses the DPoP authorization scheme
 	// (RFC 9449), which this interceptor does not accept: no gRPC client
 	// stack makes DPoP proofs, and gRPC APIs bind tokens to the client
@@ -80,7 +85,7 @@ const (
 // statuses are the fixed answers, built once: rejecting a flood of bad
 // requests costs no protobuf marshalling.
 type statuses struct {
-	missing, invalidRequest, invalidToken, expired, unavailable, denied, binding, dpop *status.Status
+	missing, invalidRequest, invalidToken, expired, unavailable, introspection, denied, binding, dpop *status.Status
 }
 
 func newStatuses() statuses {
@@ -90,6 +95,7 @@ func newStatuses() statuses {
 		invalidToken:   withInfo(codes.Unauthenticated, jwtverify.ReasonBadSignature.Description(), InfoInvalidToken, map[string]string{MetadataError: jwtverify.CodeInvalidToken}),
 		expired:        withInfo(codes.Unauthenticated, jwtverify.ReasonExpired.Description(), InfoTokenExpired, map[string]string{MetadataError: jwtverify.CodeInvalidToken}),
 		unavailable:    withInfo(codes.Unavailable, jwtverify.ReasonKeysUnavailable.Description(), InfoKeysUnavailable, nil),
+		introspection:  withInfo(codes.Unavailable, jwtverify.ReasonIntrospectionUnavailable.Description(), InfoIntrospectionUnavailable, nil),
 		binding:        withInfo(codes.Unauthenticated, jwtverify.ReasonBinding.Description(), InfoInvalidToken, map[string]string{MetadataError: jwtverify.CodeInvalidToken}),
 		dpop:           withInfo(codes.Unauthenticated, msgDPoP, InfoDPoPUnsupported, map[string]string{MetadataError: jwtverify.CodeInvalidRequest}),
 		denied:         withInfo(codes.PermissionDenied, jwtverify.ReasonInsufficientScope.Description(), InfoInsufficientScope, map[string]string{MetadataError: jwtverify.CodeInsufficientScope}),
