@@ -138,17 +138,36 @@ func CutValues(values []string) (string, error) {
 	}
 }
 
-func hasSchemePrefix(v string) bool {
-	for i := 0; i < len(scheme); i++ {
+func hasSchemePrefix(v string) bool { return hasFold(v, scheme) }
+
+// hasFold reports whether v starts with the lower-case ASCII word w, in
+// any case (len(v) >= len(w) is the caller's to check).
+func hasFold(v, w string) bool {
+	for i := 0; i < len(w); i++ {
 		c := v[i]
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		if c != scheme[i] {
+		if c != w[i] {
 			return false
 		}
 	}
 	return true
+}
+
+// dpopScheme is the RFC 9449 section 7.1 authorization scheme, lower-case.
+const dpopScheme = "dpop"
+
+// IsDPoPScheme reports whether an Authorization value uses the DPoP scheme
+// (RFC 9449 section 7.1, any case), well formed or not: "DPoP",
+// "DPoP <token>", "DPoP\t...". "DPoPx ..." is another scheme. Adapters that
+// do not accept DPoP use it to refuse the scheme as such rather than as a
+// request without credentials.
+func IsDPoPScheme(v string) bool {
+	if len(v) < len(dpopScheme) || !hasFold(v, dpopScheme) {
+		return false
+	}
+	return len(v) == len(dpopScheme) || v[len(dpopScheme)] == ' ' || v[len(dpopScheme)] == '\t'
 }
 
 // IsB64Token reports whether s matches RFC 6750's b64token:

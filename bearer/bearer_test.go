@@ -229,3 +229,14 @@ func BenchmarkParse(b *testing.B) {
 		}
 	})
 }
+
+func TestIsDPoPScheme(t *testing.T) {
+	for v, want := range map[string]bool{
+		"DPoP": true, "dpop x": true, "DPOP\tx": true, "DPoP  x": true,
+		"": false, "DPo": false, "DPoPx y": false, "Bearer x": false, "DPoP,x": false, " DPoP x": false,
+	} {
+		if got := IsDPoPScheme(v); got != want {
+			t.Errorf("IsDPoPScheme(%q) = %v, want %v", v, got, want)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 
 	"github.com/m2mauth/m2mauth/authlog"
+	"github.com/m2mauth/m2mauth/bearer"
 	"github.com/m2mauth/m2mauth/internal/rpcpolicy"
 	"github.com/m2mauth/m2mauth/jwtverify"
 	"github.com/m2mauth/m2mauth/middleware"
@@ -268,7 +269,7 @@ func (i *Interceptor) authorize(ctx context.Context, procedure, method string, h
 	}
 	// A DPoP credential is refused as such, not taken for a call without
 	// credentials (there is no proof checker here).
-	if vals := header.Values("Authorization"); len(vals) == 1 && isDPoPScheme(vals[0]) {
+	if vals := header.Values("Authorization"); len(vals) == 1 && bearer.IsDPoPScheme(vals[0]) {
 		if i.obs != nil {
 			jwtverify.ObserveDecisionContext(ctx, i.obs, jwtverify.DecisionEvent{Transport: Transport, Result: jwtverify.DecisionUnauthenticated,
 				Reason: jwtverify.ReasonDPoPProof, Rule: RuleDPoPUnsupported, Route: r.Pattern, Issuer: jwtverify.NoIssuer})
@@ -344,22 +345,3 @@ func newError(code connect.Code, msg, info string, md map[string]string) *connec
 }
 
 var _ connect.Interceptor = (*Interceptor)(nil)
-
-// isDPoPScheme reports whether an Authorization value uses the DPoP scheme
-// (RFC 9449 section 7.1, any case), well formed or not.
-func isDPoPScheme(v string) bool {
-	const scheme = "dpop"
-	if len(v) < len(scheme) {
-		return false
-	}
-	for i := 0; i < len(scheme); i++ {
-		c := v[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != scheme[i] {
-			return false
-		}
-	}
-	return len(v) == len(scheme) || v[len(scheme)] == ' ' || v[len(scheme)] == '\t'
-}

@@ -461,7 +461,7 @@ func credentials(ctx context.Context, s *statuses) (string, *status.Status, jwtv
 	case err == nil:
 		return tok, nil, jwtverify.DecisionEvent{}
 	case errors.Is(err, bearer.ErrNoCredentials):
-		if len(vals) == 1 && isDPoPScheme(vals[0]) {
+		if len(vals) == 1 && bearer.IsDPoPScheme(vals[0]) {
 			// RFC 9449 over gRPC: refused by choice (InfoDPoPUnsupported),
 			// never mistaken for a call without credentials.
 			return "", s.dpop, jwtverify.DecisionEvent{Result: jwtverify.DecisionUnauthenticated, Reason: jwtverify.ReasonDPoPProof, Rule: RuleDPoPUnsupported}
@@ -577,23 +577,4 @@ func (s *expiringStream) RecvMsg(m any) error {
 		// gave.
 		return <-done
 	}
-}
-
-// isDPoPScheme reports whether an authorization value uses the DPoP scheme
-// (RFC 9449 section 7.1, any case), well formed or not.
-func isDPoPScheme(v string) bool {
-	const scheme = "dpop"
-	if len(v) < len(scheme) {
-		return false
-	}
-	for i := 0; i < len(scheme); i++ {
-		c := v[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != scheme[i] {
-			return false
-		}
-	}
-	return len(v) == len(scheme) || v[len(scheme)] == ' ' || v[len(scheme)] == '\t'
 }

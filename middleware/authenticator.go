@@ -290,7 +290,7 @@ func (a *Authenticator) authenticate(r *http.Request) Outcome {
 		err     error
 	)
 	if a.dpop != nil { // never with a custom extractor (initDPoP)
-		if vals := r.Header["Authorization"]; len(vals) == 1 && isDPoPScheme(vals[0]) {
+		if vals := r.Header["Authorization"]; len(vals) == 1 && bearer.IsDPoPScheme(vals[0]) {
 			return a.authenticateDPoP(r, vals[0])
 		}
 	}

@@ -86,25 +86,6 @@ func (d *dpopState) challenge(code, desc, scope string) string {
 	return b.String()
 }
 
-// isDPoPScheme reports whether an Authorization value uses the DPoP scheme
-// (case-insensitive), well formed or not: "DPoP", "DPoP <token>",
-// "DPoP\t...". "DPoPx ..." is another scheme.
-func isDPoPScheme(v string) bool {
-	if len(v) < len(dpopScheme) {
-		return false
-	}
-	for i := 0; i < len(dpopScheme); i++ {
-		c := v[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != dpopScheme[i] {
-			return false
-		}
-	}
-	return len(v) == len(dpopScheme) || v[len(dpopScheme)] == ' ' || v[len(dpopScheme)] == '\t'
-}
-
 // cutDPoP returns the token of a DPoP-scheme value, with the rules of
 // bearer.Cut (spaces after the scheme, something after them): as for
 // Bearer, the token's characters are checked only when the request is
@@ -131,7 +112,7 @@ func (a *Authenticator) usedDPoP(r *http.Request) bool {
 		return false
 	}
 	vals := r.Header["Authorization"]
-	return len(vals) == 1 && isDPoPScheme(vals[0])
+	return len(vals) == 1 && bearer.IsDPoPScheme(vals[0])
 }
 
 // authenticateDPoP decides a request using the DPoP scheme: the proof's
