@@ -726,10 +726,11 @@ const (
 	bare401                 // 401-0
 	scope403                // 403-S
 	unavail                 // 503
+	unavailI                // 503 of an introspection that cannot decide (gRPC: INTROSPECTION_UNAVAILABLE)
 )
 
 func (o outcome) String() string {
-	return [...]string{"A", "401-T", "401-T(expired)", "400-R", "401-0", "403-S", "503"}[o]
+	return [...]string{"A", "401-T", "401-T(expired)", "400-R", "401-0", "403-S", "503", "503(introspection)"}[o]
 }
 
 const (
@@ -769,6 +770,7 @@ func expect(t testing.TB, tr transport, a answer, want outcome, scope string) {
 		bare401:  {401, realmParam, "unauthorized", descNoCreds},
 		scope403: {403, realmParam + `, error="insufficient_scope", error_description="` + descScope + `", scope="` + scope + `"`, "insufficient_scope", descScope},
 		unavail:  {503, "", "temporarily_unavailable", ""},
+		unavailI: {503, "", "temporarily_unavailable", ""},
 	}[want]
 	if a.status != s.status {
 		t.Fatalf("%s: status %d, want %d (%s); WWW-Authenticate %q body %q", tr, a.status, s.status, want, a.header.Get("WWW-Authenticate"), a.body)
@@ -787,7 +789,7 @@ func expect(t testing.TB, tr transport, a answer, want outcome, scope string) {
 	} else if s.challenge != "" && (len(h) != 1 || h[0] != s.challenge) {
 		t.Fatalf("%s: WWW-Authenticate %q, want %q", tr, h, s.challenge)
 	}
-	if want == unavail && a.header.Get("Retry-After") == "" {
+	if (want == unavail || want == unavailI) && a.header.Get("Retry-After") == "" {
 		t.Fatalf("%s: 503 without Retry-After", tr)
 	}
 	if cc := a.header.Get("Cache-Control"); cc != "no-store" {
@@ -820,6 +822,7 @@ func expectGRPC(t testing.TB, a answer, want outcome, scope string) {
 		bare401:  {codes.Unauthenticated, grpcauth.InfoMissingToken, descNoCreds},
 		scope403: {codes.PermissionDenied, grpcauth.InfoInsufficientScope, ""},
 		unavail:  {codes.Unavailable, grpcauth.InfoKeysUnavailable, "The access token cannot be verified at the moment"},
+		unavailI: {codes.Unavailable, grpcauth.InfoIntrospectionUnavailable, "The access token cannot be verified at the moment"},
 	}[want]
 	if a.code != s.code {
 		t.Fatalf("grpc: code %v (%q), want %v (%s)", a.code, a.msg, s.code, want)

@@ -81,7 +81,7 @@ func TestL1PlainHTTPRefused(t *testing.T) {
 	lRow(t, func(c *introspect.Config) { c.Endpoint = "" }, func(t *testing.T, f *fixture, tr transport) {
 		// The issuer's metadata names an http endpoint on another host.
 		f.iss.SetDiscoveryExtra(map[string]any{"introspection_endpoint": "http://192.0.2.1/introspect"})
-		f.checkToken(t, tr, "discovered_http_endpoint", f.opaque(t), unavail)
+		f.checkToken(t, tr, "discovered_http_endpoint", f.opaque(t), unavailI)
 		if n := f.introspections(); n != 0 {
 			t.Fatalf("%d calls", n)
 		}
@@ -93,7 +93,7 @@ func TestL1PlainHTTPRefused(t *testing.T) {
 func TestL2StringActiveRefused(t *testing.T) {
 	lRow(t, nil, func(t *testing.T, f *fixture, tr transport) {
 		f.iss.SetIntrospectionExtra(map[string]any{"active": "true"})
-		f.checkToken(t, tr, "string_active", f.opaque(t), unavail)
+		f.checkToken(t, tr, "string_active", f.opaque(t), unavailI)
 		if !strings.Contains(f.logs.String(), "bad_response") {
 			t.Fatal("the log does not name bad_response")
 		}
@@ -145,7 +145,7 @@ func TestL6AmplificationBound(t *testing.T) {
 			if i < burst-1 {
 				expect(t, tr, a, invalidT, "") // the server answers inactive
 			} else {
-				expect(t, tr, a, unavail, "")
+				expect(t, tr, a, unavailI, "")
 				if tr != trGRPC && a.header.Get("Retry-After") != "100" {
 					t.Fatalf("Retry-After %q, want the budget's 100", a.header.Get("Retry-After"))
 				}
@@ -207,7 +207,7 @@ func TestL10OutageFailsClosed(t *testing.T) {
 		f.checkToken(t, tr, "cached", cached, accept)
 		for i, fault := range []oauthtest.Fault{{Status: http.StatusInternalServerError}, {Truncate: true}, {Body: []byte("<html>")}} {
 			f.iss.SetFault(oauthtest.EndpointIntrospect, fault)
-			f.checkToken(t, tr, fmt.Sprintf("new_%d", i), f.opaque(t), unavail)
+			f.checkToken(t, tr, fmt.Sprintf("new_%d", i), f.opaque(t), unavailI)
 			f.checkToken(t, tr, fmt.Sprintf("cached_%d", i), cached, accept)
 		}
 	})
