@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -496,5 +497,31 @@ func TestHydraIntrospectModeNeedsNoKeys(t *testing.T) {
 	}
 	if n := is.Requests(oauthtest.EndpointJWKS) + is.Requests(oauthtest.EndpointDiscovery); n != 0 {
 		t.Fatalf("%d key requests under mode introspect", n)
+	}
+}
+
+// Beyond the budget (burst 1, then 0.01 calls per second) a new token is
+// 503 with the budget's Retry-After and makes no call; a cached one works.
+func TestIntrospectionBudgetSpent(t *testing.T) {
+	is := newOpaqueIssuer(t)
+	d := startDaemon(t, policyDoc(opaqueIssuerBlock("opq", is, basicIntro(is, secretFile(t), "      burst: 1\n      rate: 0.01\n      concurrency: 1\n"))), 0)
+	first, _ := is.MintOpaque("reader")
+	if s := forward(t, d.httpAddr, "nginx", "GET", "/orders/1", first).StatusCode; s != 200 {
+		t.Fatalf("first: %d", s)
+	}
+	second, _ := is.MintOpaque("reader")
+	resp := forward(t, d.httpAddr, "nginx", "GET", "/orders/1", second)
+	ra, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if resp.StatusCode != 503 || ra < 50 {
+		t.Fatalf("over budget: %d Retry-After %q (the budget refills in about 100 s)", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if s := forward(t, d.httpAddr, "nginx", "GET", "/orders/1", first).StatusCode; s != 200 {
+		t.Fatalf("cached, over budget: %d", s)
+	}
+	if n := calls(is); n != 1 {
+		t.Fatalf("calls %d, want 1", n)
+	}
+	if m := scrape(t, d.httpAddr); !strings.Contains(m, `m2mauth_introspection_budget_refusals_total{limit="rate",source="opq"} 1`) {
+		t.Fatalf("budget refusal not counted:\n%s", grepLines(m, "budget"))
 	}
 }
