@@ -179,20 +179,21 @@ func buildIntrospection(file, field string, n *yaml.Node, iy *introspectionYAML,
 	if err != nil {
 		sub := ""
 		var ce *profiles.ConfigError
+		msg := err.Error()
+		if i := strings.LastIndex(msg, "config: "); i >= 0 {
+			msg = msg[i+len("config: "):] // "profiles: NAME: introspection: introspect: config: "
+		}
 		switch {
 		case errors.As(err, &ce) && ce.Field == "Endpoint":
-			sub = "endpoint"
+			sub, msg = "endpoint", ce.Problem
 		case errors.As(err, &ce):
-			sub = "mode"
-			if p.Provider != "" {
-				err = fmt.Errorf("profile %s: %s", p.Provider, ce.Problem)
-			}
-		case strings.Contains(err.Error(), "Endpoint"):
-			sub = "endpoint"
-		case strings.Contains(err.Error(), "Auth"):
+			sub, msg = "mode", "profile "+p.Provider+": "+ce.Problem
+		case strings.HasPrefix(msg, "Endpoint"):
+			sub, msg = "endpoint", strings.TrimPrefix(msg, "Endpoint: ")
+		case strings.HasPrefix(msg, "Auth") || strings.HasPrefix(msg, "private_key_jwt") || strings.HasPrefix(msg, "client_secret"):
 			sub = "client_auth"
 		}
-		perr(sub, err.Error())
+		perr(sub, goNames.Replace(msg))
 		return p, nil, errs
 	}
 	src.Close()
@@ -201,6 +202,11 @@ func buildIntrospection(file, field string, n *yaml.Node, iy *introspectionYAML,
 	spec.fingerprint = sourceFingerprint(&q, base, secretHash)
 	return q, spec, nil
 }
+
+// goNames turns the introspect package's field names in its errors into
+// the policy's.
+var goNames = strings.NewReplacer("InsecureAllowHTTP", "insecure_allow_http", "AllowedEndpointHosts", "allowed_endpoint_hosts",
+	"MaxAge", "max_age", "Timeout", "timeout", "Auth.Alg", "client_auth.alg", "Auth.Key", "client_auth.private_key_file")
 
 // buildClientAuth validates the client_auth block under the introspection
 // node n and loads its secret. secretHash identifies the secret in the

@@ -439,6 +439,9 @@ func buildIssuer(file string, n *yaml.Node, field string, iy *issuerYAML) ([]iss
 	for _, p := range ps {
 		var intro *introSpec
 		base := p
+		if iy.Introspection == nil && valueOf(n, "introspection") != nil {
+			return nil, []error{perr("introspection", "must be a mapping with at least a mode (or be left out)")}
+		}
 		if iy.Introspection != nil {
 			var ierrs []error
 			p, intro, ierrs = buildIntrospection(file, field+".introspection", valueOf(n, "introspection"), iy.Introspection, p)
