@@ -499,6 +499,13 @@ func TestHydraIntrospectModeNeedsNoKeys(t *testing.T) {
 	if n := is.Requests(oauthtest.EndpointJWKS) + is.Requests(oauthtest.EndpointDiscovery); n != 0 {
 		t.Fatalf("%d key requests under mode introspect", n)
 	}
+	var out, errb strings.Builder
+	if code := check([]string{"-fetch", d.policy}, &out, &errb); code != 0 {
+		t.Fatalf("check -fetch: %d %s", code, errb.String())
+	}
+	if n := is.Requests(oauthtest.EndpointJWKS) + is.Requests(oauthtest.EndpointDiscovery); n != 0 {
+		t.Fatalf("check -fetch fetched keys unused under mode introspect (%d requests)", n)
+	}
 }
 
 // Beyond the budget (burst 1, then 0.01 calls per second) a new token is
