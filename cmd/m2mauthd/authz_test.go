@@ -65,6 +65,18 @@ func TestExamplePolicyIsValid(t *testing.T) {
 	}
 }
 
+func TestExampleOpaquePolicyIsValid(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := check([]string{"examples/policy-opaque.yaml"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "client_secret_env: the secret is unset") {
+		t.Fatalf("check without the secret: %d %s", code, errb.String())
+	}
+	t.Setenv("OKTA_INTROSPECTION_SECRET", "example-secret")
+	errb.Reset()
+	if code := check([]string{"examples/policy-opaque.yaml"}, &out, &errb); code != 0 {
+		t.Fatalf("check: %d %s", code, errb.String())
+	}
+}
+
 // The offline check never touches the network; -fetch does.
 func TestCheckCommandOfflineAndFetch(t *testing.T) {
 	is := newIssuer(t)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/m2mauth/m2mauth/introspect"
 	"github.com/m2mauth/m2mauth/jwkscache"
 	"github.com/m2mauth/m2mauth/jwtverify"
 	"github.com/m2mauth/m2mauth/middleware"
@@ -28,7 +30,8 @@ type snapshot struct {
 	parsed  *parsedPolicy
 	auth    *middleware.Authenticator
 	ready   *readiness.Checker
-	caches  map[string]*jwkscache.Cache // by fingerprint
+	caches  map[string]*jwkscache.Cache   // by fingerprint
+	sources map[string]*introspect.Source // by introSpec.fingerprint
 	mu      sync.RWMutex
 	retired bool
 }
@@ -41,6 +44,8 @@ type Engine struct {
 	logger    *slog.Logger
 	observers []jwtverify.DecisionObserver
 	keyObs    jwkscache.Observer
+	introObs  introspect.Observer
+	now       func() time.Time
 	reloads   *prometheus.CounterVec
 	reloadMu  sync.Mutex // one build at a time
 	retiring  sync.WaitGroup
@@ -53,13 +58,18 @@ type EngineOptions struct {
 	Logger    *slog.Logger
 	Observers []jwtverify.DecisionObserver
 	KeyObs    jwkscache.Observer
-	Registry  prometheus.Registerer
+	// IntroObs observes the introspection Sources (metrics).
+	IntroObs introspect.Observer
+	Registry prometheus.Registerer
+	// Now is the clock of the verifier and the Sources (tests). Default
+	// time.Now.
+	Now func() time.Time
 }
 
 // NewEngine builds the engine with the policy p; the key caches live until
 // ctx is cancelled (then call Wait).
 func NewEngine(ctx context.Context, p *parsedPolicy, o EngineOptions) (*Engine, error) {
-	e := &Engine{ctx: ctx, logger: o.Logger, observers: o.Observers, keyObs: o.KeyObs, startCache: jwkscache.New}
+	e := &Engine{ctx: ctx, logger: o.Logger, observers: o.Observers, keyObs: o.KeyObs, introObs: o.IntroObs, now: o.Now, startCache: jwkscache.New}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
 	}
@@ -83,20 +93,49 @@ func NewEngine(ctx context.Context, p *parsedPolicy, o EngineOptions) (*Engine, 
 	return e, nil
 }
 
-// build makes a snapshot of p, reusing the key caches of old whose
-// fingerprint is unchanged.
+// build makes a snapshot of p, reusing the key caches and introspection
+// Sources of old whose fingerprint is unchanged.
 func (e *Engine) build(p *parsedPolicy, old *snapshot) (*snapshot, error) {
-	s := &snapshot{parsed: p, caches: map[string]*jwkscache.Cache{}}
+	s := &snapshot{parsed: p, caches: map[string]*jwkscache.Cache{}, sources: map[string]*introspect.Source{}}
 	var started []*jwkscache.Cache
+	var startedSrc []*introspect.Source
 	fail := func(err error) (*snapshot, error) {
 		for _, c := range started {
 			c.Close()
+		}
+		for _, src := range startedSrc {
+			src.Close()
 		}
 		return nil, err
 	}
 	var issuers []jwtverify.IssuerConfig
 	var sources []readiness.Source
 	for _, is := range p.issuers {
+		ic := is.profile.IssuerConfig
+		if is.intro != nil {
+			fp := is.intro.fingerprint
+			src := s.sources[fp]
+			if src == nil && old != nil {
+				src = old.sources[fp]
+			}
+			if src == nil {
+				base := is.intro.base
+				base.Observer, base.Now = e.introObs, e.now
+				bp := cloneProfile(is.base)
+				bp.OpaquePrefix = is.profile.OpaquePrefix
+				var err error
+				if src, err = bp.StartIntrospection(is.intro.mode, base); err != nil {
+					return fail(fmt.Errorf("issuer %q: %w", is.profile.Name, err))
+				}
+				startedSrc = append(startedSrc, src)
+			}
+			s.sources[fp] = src
+			ic.Introspection = src
+		}
+		if !is.needsKeys() {
+			issuers = append(issuers, ic)
+			continue
+		}
 		c := s.caches[is.fingerprint]
 		if c == nil && old != nil {
 			c = old.caches[is.fingerprint]
@@ -111,12 +150,11 @@ func (e *Engine) build(p *parsedPolicy, old *snapshot) (*snapshot, error) {
 			started = append(started, c)
 		}
 		s.caches[is.fingerprint] = c
-		ic := is.profile.IssuerConfig
 		ic.Keys = c
 		issuers = append(issuers, ic)
 		sources = append(sources, c)
 	}
-	v, err := jwtverify.New(jwtverify.Config{Issuers: issuers})
+	v, err := jwtverify.New(jwtverify.Config{Issuers: issuers, Now: e.now})
 	if err != nil {
 		return fail(err)
 	}
@@ -127,8 +165,10 @@ func (e *Engine) build(p *parsedPolicy, old *snapshot) (*snapshot, error) {
 	if s.auth, err = middleware.NewAuthenticator(v, "authz", opts...); err != nil {
 		return fail(err)
 	}
-	if s.ready, err = readiness.New(readiness.Options{}, sources...); err != nil {
-		return fail(err)
+	if len(sources) > 0 { // none when every issuer introspects: nothing to preload
+		if s.ready, err = readiness.New(readiness.Options{}, sources...); err != nil {
+			return fail(err)
+		}
 	}
 	return s, nil
 }
@@ -168,7 +208,7 @@ func (e *Engine) reload(file string) (bool, error) {
 }
 
 // retire waits for the checks running on old, then closes the key caches
-// that next does not use.
+// and introspection Sources that next does not use.
 func (e *Engine) retire(old, next *snapshot) {
 	defer e.retiring.Done()
 	old.mu.Lock()
@@ -177,6 +217,11 @@ func (e *Engine) retire(old, next *snapshot) {
 	for fp, c := range old.caches {
 		if next.caches[fp] != c {
 			c.Close()
+		}
+	}
+	for fp, src := range old.sources {
+		if next.sources[fp] != src {
+			src.Close()
 		}
 	}
 }
@@ -199,11 +244,16 @@ func (e *Engine) Caches() []*jwkscache.Cache {
 // Wait waits for retirements in progress (call after cancelling ctx).
 func (e *Engine) Wait() { e.retiring.Wait() }
 
-// Close closes every key cache of the running policy.
+// Close closes every key cache and introspection Source of the running
+// policy.
 func (e *Engine) Close() {
 	e.Wait()
-	for _, c := range e.cur.Load().caches {
+	s := e.cur.Load()
+	for _, c := range s.caches {
 		c.Close()
+	}
+	for _, src := range s.sources {
+		src.Close()
 	}
 }
 
@@ -224,7 +274,29 @@ func (e *Engine) acquire() *snapshot {
 func (e *Engine) Ready(w http.ResponseWriter, r *http.Request) {
 	s := e.acquire()
 	defer s.mu.RUnlock()
+	if s.ready == nil {
+		allReady(w, r)
+		return
+	}
 	s.ready.ServeHTTP(w, r)
+}
+
+// allReady answers /readyz for a policy whose issuers all introspect:
+// there are no keys to wait for (an endpoint that is down gives 503 per
+// request, and cached answers keep working).
+func allReady(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if r.Method != http.MethodHead {
+		_, _ = io.WriteString(w, `{"ready":true,"mode":"startup","sources":[]}`+"\n")
+	}
 }
 
 // Original is the request a proxy asks about.

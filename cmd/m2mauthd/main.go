@@ -85,6 +85,8 @@ type config struct {
 	reloaded func(error)
 	// drain bounds the graceful shutdown. Default 10 s.
 	drain time.Duration
+	// now, when set, is the verifier's and the Sources' clock (tests).
+	now func() time.Time
 }
 
 // run serves until ctx is cancelled, then shuts down gracefully: listeners
@@ -120,7 +122,9 @@ func run(ctx context.Context, c config) error {
 		Logger:    c.logger,
 		Observers: []jwtverify.DecisionObserver{m, lg},
 		KeyObs:    jwkscache.MultiObserver(m, lg), // outages counted and logged
+		IntroObs:  m,                              // introspection calls, cache, budget
 		Registry:  reg,
+		Now:       c.now,
 	})
 	if err != nil {
 		return err
@@ -341,6 +345,9 @@ func check(args []string, stdout, stderr io.Writer) int {
 	if *fetch {
 		failed := false
 		for _, is := range p.issuers {
+			if !is.needsKeys() {
+				continue // introspect mode: no keys are used
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 			c, err := jwkscache.New(ctx, is.keys)
 			if err == nil {

@@ -70,6 +70,8 @@ type issuerYAML struct {
 	Profile string    `yaml:"profile"`
 	Options yaml.Node `yaml:"options"`
 	Keys    keysYAML  `yaml:"keys"`
+	// Introspection accepts the issuer's opaque tokens (introspection.go).
+	Introspection *introspectionYAML `yaml:"introspection"`
 }
 
 // keysYAML is the key cache configuration of one issuer (jwkscache.Config).
@@ -278,6 +280,17 @@ type issuerSpec struct {
 	// fingerprint identifies the key cache: an issuer whose fingerprint is
 	// unchanged across a reload keeps its running cache.
 	fingerprint string
+	// intro, when set, is the issuer's introspection (mode introspect or
+	// jwt-or-introspect); profile is then completed for it and base is the
+	// profile before, from which the engine starts a Source.
+	intro *introSpec
+	base  profiles.Profile
+}
+
+// needsKeys reports whether the issuer verifies JWTs with keys (every mode
+// but introspect, where even a JWS is introspected).
+func (is *issuerSpec) needsKeys() bool {
+	return is.intro == nil || is.intro.mode != jwtverify.ModeIntrospect
 }
 
 // routeSpec is one route of a policy.
@@ -359,6 +372,7 @@ func parsePolicy(file string, data []byte) (*parsedPolicy, error) {
 			p.issuers = append(p.issuers, s)
 		}
 	}
+	errs = append(errs, checkOpaqueRoutes(file, p.issuers)...)
 	if len(pf.Routes) == 0 {
 		errs = append(errs, &PolicyError{File: file, Line: at("routes"), Field: "routes", Msg: "at least one route is required (everything else is denied)"})
 	}
@@ -423,7 +437,19 @@ func buildIssuer(file string, n *yaml.Node, field string, iy *issuerYAML) ([]iss
 	}
 	var specs []issuerSpec
 	for _, p := range ps {
-		base := jwkscache.Config{
+		var intro *introSpec
+		base := p
+		if iy.Introspection == nil && valueOf(n, "introspection") != nil {
+			return nil, []error{perr("introspection", "must be a mapping with at least a mode (or be left out)")}
+		}
+		if iy.Introspection != nil {
+			var ierrs []error
+			p, intro, ierrs = buildIntrospection(file, field+".introspection", valueOf(n, "introspection"), iy.Introspection, p)
+			if len(ierrs) > 0 {
+				return nil, ierrs
+			}
+		}
+		keys := jwkscache.Config{
 			FetchTimeout:       time.Duration(iy.Keys.FetchTimeout),
 			MinRefreshInterval: time.Duration(iy.Keys.MinRefreshInterval),
 			MaxRefreshInterval: time.Duration(iy.Keys.MaxRefreshInterval),
@@ -432,10 +458,10 @@ func buildIssuer(file string, n *yaml.Node, field string, iy *issuerYAML) ([]iss
 			AllowedJWKSHosts:   iy.Keys.AllowedJWKSHosts,
 			InsecureAllowHTTP:  iy.Keys.InsecureAllowHTTP,
 		}
-		cc := p.CacheConfig(base)
+		cc := p.CacheConfig(keys)
 		fp := fmt.Sprintf("%s|%s|%s|%v|%v|%v|%v|%v|%q|%v", cc.Name, cc.JWKSURL, cc.Issuer, cc.FetchTimeout,
 			cc.MinRefreshInterval, cc.MaxRefreshInterval, cc.UnknownKIDCooldown, cc.MaxStaleness, cc.AllowedJWKSHosts, cc.InsecureAllowHTTP)
-		specs = append(specs, issuerSpec{profile: p, keys: cc, fingerprint: fp})
+		specs = append(specs, issuerSpec{profile: p, keys: cc, fingerprint: fp, intro: intro, base: base})
 	}
 	return specs, nil
 }
@@ -681,6 +707,10 @@ func checkKnown(file string, n *yaml.Node, t reflect.Type, path string, errs *[]
 				sub = path + "." + k
 			}
 			ft, ok := fields[k]
+			if msg, inline := inlineSecretKeys[k]; !ok && inline && (t == reflect.TypeFor[clientAuthYAML]() || t == reflect.TypeFor[introspectionYAML]()) {
+				*errs = append(*errs, &PolicyError{File: file, Line: n.Content[i].Line, Field: sub, Msg: msg})
+				continue
+			}
 			if !ok {
 				*errs = append(*errs, &PolicyError{File: file, Line: n.Content[i].Line, Field: sub, Msg: "unknown field (known: " + strings.Join(names, ", ") + ")"})
 				continue

@@ -48,6 +48,8 @@ func TestSchemaMatchesPolicyTypes(t *testing.T) {
 	compare("headers", hdr.Properties, reflect.TypeFor[headerNames]())
 	compare("issuer", s.Defs["issuer"].Properties, reflect.TypeFor[issuerYAML]())
 	compare("keys", s.Defs["keys"].Properties, reflect.TypeFor[keysYAML]())
+	compare("introspection", s.Defs["introspection"].Properties, reflect.TypeFor[introspectionYAML]())
+	compare("client_auth", s.Defs["client_auth"].Properties, reflect.TypeFor[clientAuthYAML]())
 	compare("route", s.Defs["route"].Properties, reflect.TypeFor[routeYAML]())
 	compare("requirement", s.Defs["requirement"].Properties, reflect.TypeFor[requirementYAML]())
 	for name, k := range profileKinds {
