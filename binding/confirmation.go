@@ -3,6 +3,8 @@ package binding
 import (
 	"crypto/subtle"
 	"encoding/base64"
+
+	"github.com/m2mauth/m2mauth/internal/jose"
 )
 
 // MaxConfirmationBytes bounds the cnf claim ParseConfirmation reads: both
@@ -184,21 +186,10 @@ func (p *parser) str() (string, bool) {
 // thumbprintLen is the base64url length of 32 bytes without padding.
 const thumbprintLen = 43
 
-// decodeThumbprint decodes exactly 43 characters of the base64url alphabet
-// whose last character carries no stray bits (canonical) into dst.
+// decodeThumbprint decodes exactly 43 characters of canonical base64url
+// (the alphabet only, no stray bits in the last character) into dst.
 func decodeThumbprint(s string, dst *[32]byte) bool {
-	if len(s) != thumbprintLen {
-		return false
-	}
-	// Check the alphabet first: Go's decoders skip CR and LF.
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	n, err := base64.RawURLEncoding.Strict().Decode(dst[:], []byte(s))
-	return err == nil && n == len(dst)
+	return len(s) == thumbprintLen && jose.DecodeBase64URLExact(dst[:], s)
 }
 
 // EncodeThumbprint returns the canonical base64url form of a thumbprint, as

@@ -3,7 +3,6 @@ package jwtverify
 // Compact JWS parsing: strict base64url and the protected header.
 
 import (
-	"encoding/binary"
 	"strings"
 	"unsafe"
 )
@@ -13,89 +12,6 @@ const maxHeaderSize = 8192
 
 // maxKIDSize is the longest kid accepted (jwkscache.MaxKIDLength).
 const maxKIDSize = 256
-
-const b64Invalid = 0xFF
-
-// b64URL maps base64url characters to their 6-bit values; every other byte
-// (including '=', '+', '/', CR, LF and space) maps to b64Invalid.
-var b64URL = func() (t [256]byte) {
-	for i := range t {
-		t[i] = b64Invalid
-	}
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-	for i := 0; i < len(alphabet); i++ {
-		t[alphabet[i]] = byte(i)
-	}
-	return t
-}()
-
-// b64Len returns the decoded length of n unpadded base64url characters, or
-// -1 when no canonical encoding has that length.
-func b64Len(n int) int {
-	switch n % 4 {
-	case 1:
-		return -1
-	case 2:
-		return n/4*3 + 1
-	case 3:
-		return n/4*3 + 2
-	}
-	return n / 4 * 3
-}
-
-// b64Decode decodes canonical unpadded base64url src into dst, which must
-// have room for b64Len(len(src)) bytes. Every character is checked against
-// the alphabet (Go's decoders skip CR and LF) and the unused bits of the
-// last character must be zero, so each byte string has exactly one
-// accepted encoding.
-func b64Decode(dst []byte, src string) bool {
-	n := len(src)
-	di := 0
-	i := 0
-	// 8 characters to 6 bytes per step, one 8-byte store (the last two
-	// bytes are overwritten by the next step or lie within dst).
-	for ; i+8 <= n && di+8 <= len(dst); i += 8 {
-		s := src[i : i+8]
-		a, b, c, d := b64URL[s[0]], b64URL[s[1]], b64URL[s[2]], b64URL[s[3]]
-		e, f, g, h := b64URL[s[4]], b64URL[s[5]], b64URL[s[6]], b64URL[s[7]]
-		if (a|b|c|d|e|f|g|h)&0xC0 != 0 {
-			return false
-		}
-		v := uint64(a)<<58 | uint64(b)<<52 | uint64(c)<<46 | uint64(d)<<40 |
-			uint64(e)<<34 | uint64(f)<<28 | uint64(g)<<22 | uint64(h)<<16
-		binary.BigEndian.PutUint64(dst[di:di+8:di+8], v)
-		di += 6
-	}
-	for ; i+4 <= n; i += 4 {
-		a, b, c, d := b64URL[src[i]], b64URL[src[i+1]], b64URL[src[i+2]], b64URL[src[i+3]]
-		if (a|b|c|d)&0xC0 != 0 {
-			return false
-		}
-		v := uint32(a)<<18 | uint32(b)<<12 | uint32(c)<<6 | uint32(d)
-		dst[di], dst[di+1], dst[di+2] = byte(v>>16), byte(v>>8), byte(v)
-		di += 3
-	}
-	switch n - i {
-	case 0:
-		return true
-	case 2:
-		a, b := b64URL[src[i]], b64URL[src[i+1]]
-		if (a|b)&0xC0 != 0 || b&0x0F != 0 {
-			return false
-		}
-		dst[di] = a<<2 | b>>4
-		return true
-	case 3:
-		a, b, c := b64URL[src[i]], b64URL[src[i+1]], b64URL[src[i+2]]
-		if (a|b|c)&0xC0 != 0 || c&0x03 != 0 {
-			return false
-		}
-		v := uint32(a)<<12 | uint32(b)<<6 | uint32(c)
-		dst[di], dst[di+1] = byte(v>>10), byte(v>>2)
-		return true
-	}
-	return false
-}
 
 // splitCompact splits a compact JWS into its three non-empty segments.
 func splitCompact(token string) (h, p, sig string, ok bool) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/m2mauth/m2mauth/binding"
+	"github.com/m2mauth/m2mauth/internal/jose"
 	"github.com/m2mauth/m2mauth/jwkscache"
 )
 
@@ -360,7 +361,7 @@ func (v *Verifier) decode(t *parsed, token string, hbuf, sbuf []byte) (hdr, sig 
 		return nil, nil, malformed("not a compact JWS with three non-empty segments")
 	}
 	t.token, t.hs, t.ps = token, hs, ps
-	hl := b64Len(len(hs))
+	hl := jose.Base64URLLen(len(hs))
 	if hl < 0 || hl > maxHeaderSize {
 		return nil, nil, malformed("header segment length")
 	}
@@ -369,27 +370,27 @@ func (v *Verifier) decode(t *parsed, token string, hbuf, sbuf []byte) (hdr, sig 
 	} else {
 		hdr = make([]byte, hl)
 	}
-	if !b64Decode(hdr, hs) {
+	if !jose.DecodeBase64URL(hdr, hs) {
 		return nil, nil, malformed("header is not canonical base64url")
 	}
 	if t.h, err = parseHeader(hdr); err != nil {
 		return nil, nil, err
 	}
 	// Signature (decoded before the payload: cheap shape check).
-	sl := b64Len(len(ss))
+	sl := jose.Base64URLLen(len(ss))
 	if sl < 0 || sl > len(sbuf) {
 		return nil, nil, malformed("signature segment length")
 	}
 	sig = sbuf[:sl]
-	if !b64Decode(sig, ss) {
+	if !jose.DecodeBase64URL(sig, ss) {
 		return nil, nil, malformed("signature is not canonical base64url")
 	}
-	pl := b64Len(len(ps))
+	pl := jose.Base64URLLen(len(ps))
 	if pl < 0 {
 		return nil, nil, malformed("payload segment length")
 	}
 	t.raw = make([]byte, pl)
-	if !b64Decode(t.raw, ps) {
+	if !jose.DecodeBase64URL(t.raw, ps) {
 		return nil, nil, malformed("payload is not canonical base64url")
 	}
 	if err := parseClaims(t.raw, v.interestTab, &t.c); err != nil {
