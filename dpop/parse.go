@@ -79,9 +79,9 @@ func parseProof(s string, p *proof) *Error {
 }
 
 func (p *proof) parseHeader(b []byte) *Error {
-	r := jsonReader{b: b}
+	r := newJSONReader(b)
 	var why *Error
-	ok := r.members(func(name []byte) bool {
+	ok := r.members(1, func(name []byte) bool {
 		var ok bool
 		switch string(name) {
 		case "typ":
@@ -105,7 +105,7 @@ func (p *proof) parseHeader(b []byte) *Error {
 			why = refuse(ReasonHeader, "key reference header: the key must be the jwk member")
 			return false
 		default:
-			ok = r.skip(1)
+			ok = r.skip(2)
 		}
 		return ok
 	})
@@ -120,7 +120,7 @@ func (p *proof) parseHeader(b []byte) *Error {
 
 func (k *jwkMembers) parse(r *jsonReader) *Error {
 	var why *Error
-	ok := r.members(func(name []byte) bool {
+	ok := r.members(2, func(name []byte) bool {
 		var ok bool
 		switch string(name) {
 		case "kty":
@@ -139,7 +139,7 @@ func (k *jwkMembers) parse(r *jsonReader) *Error {
 			why = refuse(ReasonJWKPrivate, "jwk holds a private key member")
 			return false
 		default:
-			ok = r.skip(2)
+			ok = r.skip(3)
 		}
 		return ok
 	})
@@ -153,8 +153,8 @@ func (k *jwkMembers) parse(r *jsonReader) *Error {
 }
 
 func (p *proof) parseClaims(b []byte) *Error {
-	r := jsonReader{b: b}
-	ok := r.members(func(name []byte) bool {
+	r := newJSONReader(b)
+	ok := r.members(1, func(name []byte) bool {
 		var ok bool
 		switch string(name) {
 		case "jti":
@@ -174,7 +174,7 @@ func (p *proof) parseClaims(b []byte) *Error {
 			p.iat, ok = r.numericDate()
 			p.hasIAT = true
 		default:
-			ok = r.skip(1)
+			ok = r.skip(2)
 		}
 		return ok
 	})

@@ -5,6 +5,8 @@ package jwtverify
 import (
 	"strings"
 	"unsafe"
+
+	"github.com/m2mauth/m2mauth/internal/strictjson"
 )
 
 // maxHeaderSize bounds the decoded protected header.
@@ -85,9 +87,9 @@ func parseAlg(name string) algID {
 // header is the decoded protected header.
 type header struct {
 	alg    algID
-	algRaw jval // for messages
-	kid    jval // kind 0 when absent
-	typ    jval // kind 0 when absent
+	algRaw strictjson.Value // for messages
+	kid    strictjson.Value // kind 0 when absent
+	typ    strictjson.Value // kind 0 when absent
 }
 
 // parseHeader reads the protected header strictly. It rejects crit, b64,
@@ -96,46 +98,46 @@ type header struct {
 // never used.
 func parseHeader(doc []byte) (header, *Error) {
 	var h header
-	s := scanner{b: doc}
-	if err := s.openObject(); err != nil {
+	s := strictjson.NewScanner(doc)
+	if err := s.OpenObject(); err != nil {
 		return h, &Error{Reason: ReasonMalformed, Detail: "header", Err: err}
 	}
-	var names nameSet
+	var names strictjson.NameSet
 	for n := 0; ; n++ {
-		name, ok, err := s.member(n)
+		name, ok, err := s.Member(n)
 		if err != nil {
 			return h, &Error{Reason: ReasonMalformed, Detail: "header", Err: err}
 		}
 		if !ok {
 			break
 		}
-		if !names.add(doc, name) {
-			return h, &Error{Reason: ReasonMalformed, Detail: "header", Err: errJSONDuplicate}
+		if !names.Add(doc, name) {
+			return h, &Error{Reason: ReasonMalformed, Detail: "header", Err: strictjson.ErrDuplicate}
 		}
-		v, err := s.value(2)
+		v, err := s.Value(2)
 		if err != nil {
 			return h, &Error{Reason: ReasonMalformed, Detail: "header", Err: err}
 		}
-		nm := doc[name.start:name.end]
-		if name.esc {
-			nm = unescape(nm)
+		nm := doc[name.Start:name.End]
+		if name.Esc {
+			nm = strictjson.Unescape(nm)
 		}
 		switch string(nm) {
 		case "alg":
-			if v.kind != kindString {
+			if v.Kind != strictjson.String {
 				return h, newErr(ReasonMalformed, "header alg is not a string")
 			}
 			h.algRaw = v
 		case "kid":
-			if v.kind != kindString {
+			if v.Kind != strictjson.String {
 				return h, newErr(ReasonMalformed, "header kid is not a string")
 			}
-			if v.end-v.start > maxKIDSize {
+			if v.End-v.Start > maxKIDSize {
 				return h, newErr(ReasonMalformed, "header kid too long")
 			}
 			h.kid = v
 		case "typ":
-			if v.kind != kindString {
+			if v.Kind != strictjson.String {
 				return h, newErr(ReasonType, "header typ is not a string")
 			}
 			h.typ = v
@@ -149,15 +151,15 @@ func parseHeader(doc []byte) (header, *Error) {
 			return h, newErr(ReasonMalformed, "header of an encrypted token")
 		}
 	}
-	if err := s.end(); err != nil {
+	if err := s.End(); err != nil {
 		return h, &Error{Reason: ReasonMalformed, Detail: "header", Err: err}
 	}
-	if h.algRaw.kind == 0 {
+	if h.algRaw.Kind == 0 {
 		return h, newErr(ReasonMalformed, "header has no alg")
 	}
-	raw := doc[h.algRaw.start:h.algRaw.end]
-	if h.algRaw.esc {
-		raw = unescape(raw)
+	raw := doc[h.algRaw.Start:h.algRaw.End]
+	if h.algRaw.Esc {
+		raw = strictjson.Unescape(raw)
 	}
 	h.alg = parseAlg(string(raw))
 	if h.alg == algUnknown {
@@ -167,13 +169,13 @@ func parseHeader(doc []byte) (header, *Error) {
 }
 
 // typOK applies the issuer's type policy to the header typ.
-func typOK(doc []byte, t jval, policy TypePolicy) bool {
-	if t.kind == 0 {
+func typOK(doc []byte, t strictjson.Value, policy TypePolicy) bool {
+	if t.Kind == 0 {
 		return policy == TypeDefault
 	}
-	v := doc[t.start:t.end]
-	if t.esc {
-		v = unescape(v)
+	v := doc[t.Start:t.End]
+	if t.Esc {
+		v = strictjson.Unescape(v)
 	}
 	const app = "application/"
 	if len(v) > len(app) && strings.EqualFold(string(v[:len(app)]), app) {
