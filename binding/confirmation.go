@@ -134,7 +134,7 @@ const thumbprintLen = 43
 // decodeThumbprint decodes exactly 43 characters of canonical base64url
 // (the alphabet only, no stray bits in the last character) into dst.
 func decodeThumbprint(s []byte, dst *[32]byte) bool {
-	return len(s) == thumbprintLen && jose.DecodeBase64URLExact(dst[:], s)
+	return len(s) == thumbprintLen && jose.DecodeBase64URLBytesExact(dst[:], s)
 }
 
 // EncodeThumbprint returns the canonical base64url form of a thumbprint, as

@@ -97,7 +97,7 @@ func (k *jwkMembers) publicKey(alg algID, out *pubKey, cache *ecKeyCache) *Error
 		pt := id[:]
 		pt[0] = byte(size) // the curve, by its size
 		pt[1] = 4
-		if !jose.DecodeBase64URLExact(pt[2:2+size], k.x) || !jose.DecodeBase64URLExact(pt[2+size:2+2*size], k.y) {
+		if !jose.DecodeBase64URLBytesExact(pt[2:2+size], k.x) || !jose.DecodeBase64URLBytesExact(pt[2+size:2+2*size], k.y) {
 			return refuse(ReasonJWK, "EC coordinates are not canonical base64url of the curve size")
 		}
 		pub := cache.get(&id)
@@ -123,7 +123,7 @@ func (k *jwkMembers) publicKey(alg algID, out *pubKey, cache *ecKeyCache) *Error
 		nn := jose.Base64URLLen(len(k.n))
 		var eb [4]byte
 		ne := jose.Base64URLLen(len(k.e))
-		if nn <= 0 || ne <= 0 || ne > 4 || !jose.DecodeBase64URLExact(nb[:nn], k.n) || !jose.DecodeBase64URLExact(eb[:ne], k.e) || nb[0] == 0 || eb[0] == 0 {
+		if nn <= 0 || ne <= 0 || ne > 4 || !jose.DecodeBase64URLBytesExact(nb[:nn], k.n) || !jose.DecodeBase64URLBytesExact(eb[:ne], k.e) || nb[0] == 0 || eb[0] == 0 {
 			return refuse(ReasonJWK, "RSA n or e is not minimal canonical base64url")
 		}
 		var e int
@@ -146,7 +146,7 @@ func (k *jwkMembers) publicKey(alg algID, out *pubKey, cache *ecKeyCache) *Error
 			return refuse(ReasonJWK, "OKP jwk with EC or RSA members")
 		}
 		var x [ed25519.PublicKeySize]byte
-		if !jose.DecodeBase64URLExact(x[:], k.x) {
+		if !jose.DecodeBase64URLBytesExact(x[:], k.x) {
 			return refuse(ReasonJWK, "Ed25519 x is not 32 bytes of canonical base64url")
 		}
 		if alg != edDSA {

@@ -63,13 +63,13 @@ func parseProof(s string, p *proof) *Error {
 	rest := buf[len(s):]
 	hdr, pay := rest[:hn:hn], rest[hn:hn+pn:hn+pn]
 	p.sig = rest[hn+pn:]
-	if !jose.DecodeBase64URLExact(hdr, raw[:d1]) {
+	if !jose.DecodeBase64URLExact(hdr, s[:d1]) {
 		return refuse(ReasonMalformed, "header is not canonical base64url")
 	}
-	if !jose.DecodeBase64URLExact(pay, raw[d1+1:d2]) {
+	if !jose.DecodeBase64URLExact(pay, s[d1+1:d2]) {
 		return refuse(ReasonMalformed, "payload is not canonical base64url")
 	}
-	if !jose.DecodeBase64URLExact(p.sig, raw[d2+1:]) {
+	if !jose.DecodeBase64URLExact(p.sig, s[d2+1:]) {
 		return refuse(ReasonMalformed, "signature is not canonical base64url")
 	}
 	if err := p.parseHeader(hdr); err != nil {

@@ -73,7 +73,7 @@ func FuzzDecodeBase64URL(f *testing.F) {
 			t.Fatalf("%q: ours %v %x, stdlib %v %x", src, ok, got, stdOK, want)
 		}
 		got2 := make([]byte, n)
-		if ok2 := DecodeBase64URLExact(got2, []byte(src)); ok2 != ok || (ok && !bytes.Equal(got2, got)) {
+		if ok2 := DecodeBase64URLBytesExact(got2, []byte(src)); ok2 != ok || (ok && !bytes.Equal(got2, got)) {
 			t.Fatalf("%q: []byte source %v %x, string source %v %x", src, ok2, got2, ok, got)
 		}
 		if n > 0 && DecodeBase64URLExact(make([]byte, n-1), src) {

