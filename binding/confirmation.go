@@ -3,6 +3,9 @@ package binding
 import (
 	"crypto/subtle"
 	"encoding/base64"
+
+	"github.com/m2mauth/m2mauth/internal/jose"
+	"github.com/m2mauth/m2mauth/internal/strictjson"
 )
 
 // MaxConfirmationBytes bounds the cnf claim ParseConfirmation reads: both
@@ -73,23 +76,26 @@ func parseConfirmation(raw []byte) (Confirmation, error) {
 	if len(raw) > MaxConfirmationBytes {
 		return c, malformed("cnf too large")
 	}
-	p := parser{b: raw}
-	p.ws()
-	if !p.eat('{') {
+	// The project's strict JSON reader (internal/strictjson, shared with
+	// jwtverify and dpop) walks the object; the rules above come on top.
+	s := strictjson.NewScanner(raw)
+	if s.OpenObject() != nil {
 		return c, malformed("cnf is not an object")
 	}
-	p.ws()
-	if p.eat('}') {
-		return c, malformed("cnf is empty")
-	}
-	for {
-		name, ok := p.str()
-		if !ok {
+	for n := 0; ; n++ {
+		name, more, err := s.Member(n)
+		if err != nil {
+			return c, malformed("cnf is not an object of plain strings")
+		}
+		if !more {
+			break
+		}
+		if name.Esc {
 			return c, malformed("cnf member name is not a plain string")
 		}
 		var m Methods
 		var dst *[32]byte
-		switch name {
+		switch string(raw[name.Start:name.End]) {
 		case "x5t#S256":
 			m, dst = Certificate, &c.x5t
 		case "jkt":
@@ -100,31 +106,19 @@ func parseConfirmation(raw []byte) (Confirmation, error) {
 		if c.methods&m != 0 {
 			return c, malformed("cnf has a duplicate member")
 		}
-		p.ws()
-		if !p.eat(':') {
-			return c, malformed("cnf is not an object")
-		}
-		p.ws()
-		val, ok := p.str()
-		if !ok {
+		v, err := s.Value(2)
+		if err != nil || v.Kind != strictjson.String || v.Esc {
 			return c, malformed("cnf member value is not a plain string")
 		}
-		if !decodeThumbprint(val, dst) {
+		if !decodeThumbprint(raw[v.Start:v.End], dst) {
 			return c, malformed("cnf thumbprint is not 32 bytes of canonical base64url")
 		}
 		c.methods |= m
-		p.ws()
-		if p.eat(',') {
-			p.ws()
-			continue
-		}
-		if p.eat('}') {
-			break
-		}
-		return c, malformed("cnf is not an object")
 	}
-	p.ws()
-	if p.i != len(p.b) {
+	if c.methods == 0 {
+		return c, malformed("cnf is empty")
+	}
+	if s.End() != nil {
 		return Confirmation{}, malformed("bytes after the cnf object")
 	}
 	return c, nil
@@ -134,71 +128,13 @@ func malformed(detail string) error {
 	return &Error{Reason: ReasonMalformedConfirmation, Detail: detail}
 }
 
-// parser is a minimal strict JSON reader for the cnf object.
-type parser struct {
-	b []byte
-	i int
-}
-
-func (p *parser) ws() {
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-		default:
-			return
-		}
-	}
-}
-
-func (p *parser) eat(c byte) bool {
-	if p.i < len(p.b) && p.b[p.i] == c {
-		p.i++
-		return true
-	}
-	return false
-}
-
-// str reads a string without escapes whose bytes are printable ASCII; the
-// names and values of interest are all of that form.
-func (p *parser) str() (string, bool) {
-	if !p.eat('"') {
-		return "", false
-	}
-	start := p.i
-	for p.i < len(p.b) {
-		c := p.b[p.i]
-		switch {
-		case c == '"':
-			s := string(p.b[start:p.i])
-			p.i++
-			return s, true
-		case c == '\\' || c < 0x20 || c > 0x7e:
-			return "", false
-		}
-		p.i++
-	}
-	return "", false
-}
-
 // thumbprintLen is the base64url length of 32 bytes without padding.
 const thumbprintLen = 43
 
-// decodeThumbprint decodes exactly 43 characters of the base64url alphabet
-// whose last character carries no stray bits (canonical) into dst.
-func decodeThumbprint(s string, dst *[32]byte) bool {
-	if len(s) != thumbprintLen {
-		return false
-	}
-	// Check the alphabet first: Go's decoders skip CR and LF.
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	n, err := base64.RawURLEncoding.Strict().Decode(dst[:], []byte(s))
-	return err == nil && n == len(dst)
+// decodeThumbprint decodes exactly 43 characters of canonical base64url
+// (the alphabet only, no stray bits in the last character) into dst.
+func decodeThumbprint(s []byte, dst *[32]byte) bool {
+	return len(s) == thumbprintLen && jose.DecodeBase64URLBytesExact(dst[:], s)
 }
 
 // EncodeThumbprint returns the canonical base64url form of a thumbprint, as

@@ -148,6 +148,58 @@ func TestCheckStrictJSON(t *testing.T) {
 	}
 }
 
+// TestCheckStrictJSONShared pins the rules dpop gets from the shared strict
+// reader (internal/strictjson) where its own reader was laxer: duplicate
+// names inside skipped values refuse too (compared after unescaping),
+// nesting stops at strictjson.MaxDepth (16) levels counting the top object
+// whether or not the innermost value is empty. It also pins what did not
+// change: an interpreted object holds at most 64 members, its names are
+// plain, and surrogate escapes come in valid pairs.
+func TestCheckStrictJSONShared(t *testing.T) {
+	c := newChecker(t, dpop.Config{})
+	p := newProver(t, "")
+	jwk := jwkOf(t, p)
+	hdr := `{"typ":"dpop+jwt","alg":"ES256","jwk":` + jwk + `}`
+	now := time.Now().Unix()
+	claims := func(extra string) string {
+		return `{"jti":"j1","htm":"GET","htu":"` + apiURL + `","iat":` + itoa(now) + `,"ath":"` + ath(token) + `"` + extra + `}`
+	}
+	many := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			b.WriteString(`,"m` + itoa(int64(i)) + `":0`)
+		}
+		return b.String()
+	}
+	for name, tc := range map[string]struct{ hdr, claims string }{
+		"duplicate in a skipped claim":         {hdr, claims(`,"x":{"a":1,"a":2}`)},
+		"escaped duplicate in a skipped claim": {hdr, claims(`,"x":[{"a":1,"\u0061":2}]`)},
+		"duplicate in a skipped header member": {`{"typ":"dpop+jwt","alg":"ES256","ext":{"k":1,"k":1},"jwk":` + jwk + `}`, claims("")},
+		"duplicate in a skipped jwk member":    {`{"typ":"dpop+jwt","alg":"ES256","jwk":` + strings.Replace(jwk, `{`, `{"ext":{"a":0,"a":0},`, 1) + `}`, claims("")},
+		"17 levels, innermost empty":           {hdr, claims(`,"x":` + strings.Repeat("[", 16) + strings.Repeat("]", 16))},
+		"17 levels":                            {hdr, claims(`,"x":` + strings.Repeat("[", 16) + "1" + strings.Repeat("]", 16))},
+		"65 claims":                            {hdr, claims(many(65 - 5))},
+		"escaped duplicate of a claim":         {hdr, claims(`,"\u0068tm":"GET"`)},
+		"surrogate pair cut":                   {hdr, claims(`,"x":"\ud83d\u0041"`)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			expectRefused(t, c, rawProof(t, p, tc.hdr, tc.claims), dpop.ReasonMalformed)
+		})
+	}
+	for name, tc := range map[string]struct{ hdr, claims string }{
+		"16 levels":                        {hdr, claims(`,"x":` + strings.Repeat("[", 15) + "1" + strings.Repeat("]", 15))},
+		"64 claims":                        {hdr, claims(many(64 - 5))},
+		"escaped names in a skipped claim": {hdr, claims(`,"x":{"\u0061":1,"b":{"\u0061":2}}`)},
+		"surrogate pair in a value":        {hdr, claims(`,"x":"\ud83d\ude00"`)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := c.Check(request("GET", "/orders/42", rawProof(t, p, tc.hdr, tc.claims)), token); err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+		})
+	}
+}
+
 func TestCheckTyp(t *testing.T) {
 	c := newChecker(t, dpop.Config{})
 	p := newProver(t, "")

@@ -8,9 +8,10 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
-	"encoding/base64"
 	"math/big"
 	"sync"
+
+	"github.com/m2mauth/m2mauth/internal/jose"
 )
 
 // algID numbers the supported proof algorithms.
@@ -70,24 +71,6 @@ type pubKey struct {
 	ed  ed25519.PublicKey
 }
 
-var b64 = base64.RawURLEncoding.Strict()
-
-// b64Into decodes the canonical base64url s into dst, which it must fill
-// exactly. The alphabet is checked first: jwk members are JSON strings, and
-// Go's decoders skip CR and LF.
-func b64Into(dst []byte, s []byte) bool {
-	for _, c := range s {
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	if b64.DecodedLen(len(s)) != len(dst) {
-		return false
-	}
-	n, err := b64.Decode(dst, s)
-	return err == nil && n == len(dst)
-}
-
 // publicKey checks the jwk against alg (kty and curve fit, sizes, a valid
 // point) and returns the key. Its error is ReasonJWK, or ReasonAlg when the
 // key is valid but of another type than alg needs.
@@ -114,7 +97,7 @@ func (k *jwkMembers) publicKey(alg algID, out *pubKey, cache *ecKeyCache) *Error
 		pt := id[:]
 		pt[0] = byte(size) // the curve, by its size
 		pt[1] = 4
-		if !b64Into(pt[2:2+size], k.x) || !b64Into(pt[2+size:2+2*size], k.y) {
+		if !jose.DecodeBase64URLBytesExact(pt[2:2+size], k.x) || !jose.DecodeBase64URLBytesExact(pt[2+size:2+2*size], k.y) {
 			return refuse(ReasonJWK, "EC coordinates are not canonical base64url of the curve size")
 		}
 		pub := cache.get(&id)
@@ -137,10 +120,10 @@ func (k *jwkMembers) publicKey(alg algID, out *pubKey, cache *ecKeyCache) *Error
 			return refuse(ReasonJWK, "RSA key too large")
 		}
 		var nb [maxRSABits / 8]byte
-		nn := b64.DecodedLen(len(k.n))
+		nn := jose.Base64URLLen(len(k.n))
 		var eb [4]byte
-		ne := b64.DecodedLen(len(k.e))
-		if nn == 0 || ne == 0 || ne > 4 || !b64Into(nb[:nn], k.n) || !b64Into(eb[:ne], k.e) || nb[0] == 0 || eb[0] == 0 {
+		ne := jose.Base64URLLen(len(k.e))
+		if nn <= 0 || ne <= 0 || ne > 4 || !jose.DecodeBase64URLBytesExact(nb[:nn], k.n) || !jose.DecodeBase64URLBytesExact(eb[:ne], k.e) || nb[0] == 0 || eb[0] == 0 {
 			return refuse(ReasonJWK, "RSA n or e is not minimal canonical base64url")
 		}
 		var e int
@@ -163,7 +146,7 @@ func (k *jwkMembers) publicKey(alg algID, out *pubKey, cache *ecKeyCache) *Error
 			return refuse(ReasonJWK, "OKP jwk with EC or RSA members")
 		}
 		var x [ed25519.PublicKeySize]byte
-		if !b64Into(x[:], k.x) {
+		if !jose.DecodeBase64URLBytesExact(x[:], k.x) {
 			return refuse(ReasonJWK, "Ed25519 x is not 32 bytes of canonical base64url")
 		}
 		if alg != edDSA {
@@ -215,13 +198,13 @@ func verify(alg algID, k *pubKey, input, sig []byte) bool {
 		return len(sig) == ed25519.SignatureSize && ed25519.Verify(k.ed, input, sig)
 	case es256:
 		d := sha256.Sum256(input)
-		return verifyECDSA(k.ec, d[:], sig, 32)
+		return jose.VerifyECDSA(k.ec, d[:], sig, jose.OrderP256)
 	case es384:
 		d := sha512.Sum384(input)
-		return verifyECDSA(k.ec, d[:], sig, 48)
+		return jose.VerifyECDSA(k.ec, d[:], sig, jose.OrderP384)
 	case es512:
 		d := sha512.Sum512(input)
-		return verifyECDSA(k.ec, d[:], sig, 66)
+		return jose.VerifyECDSA(k.ec, d[:], sig, jose.OrderP521)
 	}
 	var buf [64]byte
 	var d []byte
@@ -243,52 +226,6 @@ func verify(alg algID, k *pubKey, input, sig []byte) bool {
 		return rsa.VerifyPSS(&k.rsa, alg.hash(), d, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) == nil
 	}
 	return rsa.VerifyPKCS1v15(&k.rsa, alg.hash(), d, sig) == nil
-}
-
-// verifyECDSA checks a JOSE ECDSA signature, exactly r || s of the curve
-// size each, by ecdsa.VerifyASN1 on its DER form built on the stack
-// (VerifyASN1 refuses r or s outside [1, n-1]).
-func verifyECDSA(pub *ecdsa.PublicKey, digest, sig []byte, size int) bool {
-	if len(sig) != 2*size {
-		return false
-	}
-	var buf [2*66 + 16]byte
-	return ecdsa.VerifyASN1(pub, digest, appendDERSig(buf[:0], sig[:size], sig[size:]))
-}
-
-func appendDERSig(b, r, s []byte) []byte {
-	r, s = trimZeros(r), trimZeros(s)
-	lr, ls := intLen(r), intLen(s)
-	body := 2 + lr + 2 + ls
-	b = append(b, 0x30)
-	if body >= 0x80 {
-		b = append(b, 0x81)
-	}
-	b = append(b, byte(body))
-	b = appendDERInt(b, r, lr)
-	return appendDERInt(b, s, ls)
-}
-
-func trimZeros(v []byte) []byte {
-	for len(v) > 1 && v[0] == 0 {
-		v = v[1:]
-	}
-	return v
-}
-
-func intLen(v []byte) int {
-	if v[0]&0x80 != 0 {
-		return len(v) + 1
-	}
-	return len(v)
-}
-
-func appendDERInt(b, v []byte, l int) []byte {
-	b = append(b, 0x02, byte(l))
-	if l > len(v) {
-		b = append(b, 0)
-	}
-	return append(b, v...)
 }
 
 // thumbprint computes the RFC 7638 SHA-256 thumbprint: the required

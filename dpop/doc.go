@@ -61,14 +61,16 @@
 //
 // # Strict JSON
 //
-// The header and the payload are read by a small parser of this package,
-// not encoding/json: it refuses duplicate members (in the header, the jwk
-// and the claims, where a second value could mean something else to
-// another reader), member names with escapes (so duplicates cannot hide
-// behind "\u0061"), invalid UTF-8, control characters, nesting deeper
-// than 16, more than 64 members, bytes after the object, and claims of the
-// wrong JSON type. String values may carry escapes (some encoders write
-// "\/"), decoded exactly. FuzzParseProof exercises it.
+// The header and the payload are read by the project's one strict JSON
+// reader (shared with jwtverify's header and claims), not encoding/json: it
+// refuses duplicate member names at every depth (compared after
+// unescaping; a second value could mean something else to another
+// reader), invalid UTF-8, lone surrogate escapes, control characters,
+// nesting deeper than 16 levels, bytes after the object, and claims of the
+// wrong JSON type. On top of it this package refuses member names with
+// escapes in the header, the jwk and the claims, and more than 64 members
+// in each. String values may carry escapes (some encoders write "\/"),
+// decoded exactly. FuzzParseProof exercises it.
 //
 // # htu and public origins
 //

@@ -1,7 +1,7 @@
 package dpop
 
 import (
-	"encoding/base64"
+	"github.com/m2mauth/m2mauth/internal/jose"
 )
 
 // proof is a parsed DPoP proof. Its byte slices point into one buffer
@@ -51,8 +51,9 @@ func parseProof(s string, p *proof) *Error {
 	if d2 < 0 || d1 == 0 || d2 == d1+1 || d2 == len(s)-1 {
 		return refuse(ReasonMalformed, "not a compact JWS of three non-empty segments")
 	}
-	enc := base64.RawURLEncoding.Strict()
-	hn, pn, sn := enc.DecodedLen(d1), enc.DecodedLen(d2-d1-1), enc.DecodedLen(len(s)-d2-1)
+	// Base64URLLen is -1 for a length no canonical encoding has; the
+	// segment is then refused below, in segment order.
+	hn, pn, sn := max(jose.Base64URLLen(d1), 0), max(jose.Base64URLLen(d2-d1-1), 0), max(jose.Base64URLLen(len(s)-d2-1), 0)
 	// One allocation: the proof's bytes (the signing input) and the decoded
 	// header, payload and signature.
 	buf := make([]byte, len(s)+hn+pn+sn)
@@ -60,15 +61,15 @@ func parseProof(s string, p *proof) *Error {
 	copy(raw, s)
 	p.input = raw[:d2:d2]
 	rest := buf[len(s):]
-	hdr, ok := decode(enc, rest[:hn:hn], raw[:d1])
-	if !ok {
+	hdr, pay := rest[:hn:hn], rest[hn:hn+pn:hn+pn]
+	p.sig = rest[hn+pn:]
+	if !jose.DecodeBase64URLExact(hdr, s[:d1]) {
 		return refuse(ReasonMalformed, "header is not canonical base64url")
 	}
-	pay, ok := decode(enc, rest[hn:hn+pn:hn+pn], raw[d1+1:d2])
-	if !ok {
+	if !jose.DecodeBase64URLExact(pay, s[d1+1:d2]) {
 		return refuse(ReasonMalformed, "payload is not canonical base64url")
 	}
-	if p.sig, ok = decode(enc, rest[hn+pn:], raw[d2+1:]); !ok {
+	if !jose.DecodeBase64URLExact(p.sig, s[d2+1:]) {
 		return refuse(ReasonMalformed, "signature is not canonical base64url")
 	}
 	if err := p.parseHeader(hdr); err != nil {
@@ -77,15 +78,10 @@ func parseProof(s string, p *proof) *Error {
 	return p.parseClaims(pay)
 }
 
-func decode(enc *base64.Encoding, dst, src []byte) ([]byte, bool) {
-	n, err := enc.Decode(dst, src)
-	return dst[:n], err == nil
-}
-
 func (p *proof) parseHeader(b []byte) *Error {
-	r := jsonReader{b: b}
+	r := newJSONReader(b)
 	var why *Error
-	ok := r.members(func(name []byte) bool {
+	ok := r.members(1, func(name []byte) bool {
 		var ok bool
 		switch string(name) {
 		case "typ":
@@ -109,7 +105,7 @@ func (p *proof) parseHeader(b []byte) *Error {
 			why = refuse(ReasonHeader, "key reference header: the key must be the jwk member")
 			return false
 		default:
-			ok = r.skip(1)
+			ok = r.skip(2)
 		}
 		return ok
 	})
@@ -124,7 +120,7 @@ func (p *proof) parseHeader(b []byte) *Error {
 
 func (k *jwkMembers) parse(r *jsonReader) *Error {
 	var why *Error
-	ok := r.members(func(name []byte) bool {
+	ok := r.members(2, func(name []byte) bool {
 		var ok bool
 		switch string(name) {
 		case "kty":
@@ -143,7 +139,7 @@ func (k *jwkMembers) parse(r *jsonReader) *Error {
 			why = refuse(ReasonJWKPrivate, "jwk holds a private key member")
 			return false
 		default:
-			ok = r.skip(2)
+			ok = r.skip(3)
 		}
 		return ok
 	})
@@ -157,8 +153,8 @@ func (k *jwkMembers) parse(r *jsonReader) *Error {
 }
 
 func (p *proof) parseClaims(b []byte) *Error {
-	r := jsonReader{b: b}
-	ok := r.members(func(name []byte) bool {
+	r := newJSONReader(b)
+	ok := r.members(1, func(name []byte) bool {
 		var ok bool
 		switch string(name) {
 		case "jti":
@@ -178,7 +174,7 @@ func (p *proof) parseClaims(b []byte) *Error {
 			p.iat, ok = r.numericDate()
 			p.hasIAT = true
 		default:
-			ok = r.skip(1)
+			ok = r.skip(2)
 		}
 		return ok
 	})

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/m2mauth/m2mauth/internal/strictjson"
 )
 
 // maxNumericDate is 9999-12-31T23:59:59Z in seconds since the epoch.
@@ -12,14 +14,14 @@ const maxNumericDate = 253402300799
 // claims is the result of the strict claims pass: spans into the claims
 // document and the decoded NumericDates (in microseconds since the epoch).
 type claims struct {
-	iss, sub, jti, aud, tid, idtyp, gty, typ, tokenUse jval
+	iss, sub, jti, aud, tid, idtyp, gty, typ, tokenUse strictjson.Value
 	exp, nbf, iat                                      int64
 	hasExp, hasNbf, hasIat                             bool
-	hasCnf                                             bool // a confirmation claim (RFC 7800): sender-constrained
-	cnf                                                jval // its value, parsed only under a binding policy
+	hasCnf                                             bool             // a confirmation claim (RFC 7800): sender-constrained
+	cnf                                                strictjson.Value // its value, parsed only under a binding policy
 	// extra holds the values of the verifier's claims of interest
 	// (client, permission and required claims), by index.
-	extra [maxInterest]jval
+	extra [maxInterest]strictjson.Value
 }
 
 // maxInterest bounds the distinct client, permission and required claim
@@ -47,43 +49,43 @@ func newInterestTable(names []string) (*interestTable, error) {
 }
 
 func parseClaims(doc []byte, it *interestTable, c *claims) *Error {
-	s := scanner{b: doc}
-	if err := s.openObject(); err != nil {
+	s := strictjson.NewScanner(doc)
+	if err := s.OpenObject(); err != nil {
 		return &Error{Reason: ReasonMalformed, Detail: "claims", Err: err}
 	}
-	var names nameSet
+	var names strictjson.NameSet
 	for n := 0; ; n++ {
-		name, ok, err := s.member(n)
+		name, ok, err := s.Member(n)
 		if err != nil {
 			return &Error{Reason: ReasonMalformed, Detail: "claims", Err: err}
 		}
 		if !ok {
 			break
 		}
-		if !names.add(doc, name) {
-			return &Error{Reason: ReasonMalformed, Detail: "claims", Err: errJSONDuplicate}
+		if !names.Add(doc, name) {
+			return &Error{Reason: ReasonMalformed, Detail: "claims", Err: strictjson.ErrDuplicate}
 		}
-		v, err := s.value(2)
+		v, err := s.Value(2)
 		if err != nil {
 			return &Error{Reason: ReasonMalformed, Detail: "claims", Err: err}
 		}
-		nm := doc[name.start:name.end]
-		if name.esc {
-			nm = unescape(nm)
+		nm := doc[name.Start:name.End]
+		if name.Esc {
+			nm = strictjson.Unescape(nm)
 		}
 		switch string(nm) {
 		case "iss":
-			if v.kind != kindString {
+			if v.Kind != strictjson.String {
 				return newErr(ReasonMalformed, "claim iss is not a string")
 			}
 			c.iss = v
 		case "sub":
-			if v.kind != kindString {
+			if v.Kind != strictjson.String {
 				return newErr(ReasonMalformed, "claim sub is not a string")
 			}
 			c.sub = v
 		case "jti":
-			if v.kind != kindString {
+			if v.Kind != strictjson.String {
 				return newErr(ReasonMalformed, "claim jti is not a string")
 			}
 			c.jti = v
@@ -132,21 +134,21 @@ func parseClaims(doc []byte, it *interestTable, c *claims) *Error {
 			}
 		}
 	}
-	if err := s.end(); err != nil {
+	if err := s.End(); err != nil {
 		return &Error{Reason: ReasonMalformed, Detail: "claims", Err: err}
 	}
 	return nil
 }
 
 // checkAud requires a string or an array of strings.
-func checkAud(doc []byte, v jval) *Error {
-	switch v.kind {
-	case kindString:
+func checkAud(doc []byte, v strictjson.Value) *Error {
+	switch v.Kind {
+	case strictjson.String:
 		return nil
-	case kindArray:
+	case strictjson.Array:
 		bad := false
-		arrayElems(doc, v, func(e jval) bool {
-			bad = e.kind != kindString
+		strictjson.ArrayElems(doc, v, func(e strictjson.Value) bool {
+			bad = e.Kind != strictjson.String
 			return !bad
 		})
 		if bad {
@@ -159,11 +161,11 @@ func checkAud(doc []byte, v jval) *Error {
 
 // numericDate converts a NumericDate (a JSON number of seconds in
 // [0, end of year 9999], fractions allowed) to microseconds.
-func numericDate(doc []byte, v jval, name string) (int64, *Error) {
-	if v.kind != kindNumber {
+func numericDate(doc []byte, v strictjson.Value, name string) (int64, *Error) {
+	if v.Kind != strictjson.Number {
 		return 0, newErr(ReasonMalformed, "claim "+name+" is not a number")
 	}
-	b := doc[v.start:v.end]
+	b := doc[v.Start:v.End]
 	// Fast path: digits with an optional fraction, no sign, no exponent.
 	var sec, frac int64
 	i := 0

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/m2mauth/m2mauth/binding"
+	"github.com/m2mauth/m2mauth/internal/strictjson"
 	"github.com/m2mauth/m2mauth/jwkscache"
 )
 
@@ -117,7 +118,7 @@ func isGUID(s string) bool {
 			}
 			continue
 		}
-		if hexVal(c) < 0 {
+		if strictjson.HexVal(c) < 0 {
 			return false
 		}
 	}
@@ -249,8 +250,8 @@ func compileIssuer(ic *IssuerConfig, c *compiler) (*issuer, error) {
 		perms = DefaultPermissions()
 	}
 	for _, pc := range perms {
-		if len(pc.Path) == 0 || len(pc.Path) >= maxDepth {
-			return nil, fail("permission claim path must have 1 to %d elements", maxDepth-1)
+		if len(pc.Path) == 0 || len(pc.Path) >= strictjson.MaxDepth {
+			return nil, fail("permission claim path must have 1 to %d elements", strictjson.MaxDepth-1)
 		}
 		for _, e := range pc.Path {
 			if e == "" {

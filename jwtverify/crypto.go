@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 
+	"github.com/m2mauth/m2mauth/internal/jose"
 	"github.com/m2mauth/m2mauth/jwkscache"
 )
 
@@ -51,13 +52,6 @@ func ecKeyOn(k *jwkscache.Key, crv string, c elliptic.Curve) bool {
 
 var pssOptions = rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}
 
-// curve orders, big-endian, for the r/s range check.
-var (
-	orderP256 = elliptic.P256().Params().N.FillBytes(make([]byte, 32))
-	orderP384 = elliptic.P384().Params().N.FillBytes(make([]byte, 48))
-	orderP521 = elliptic.P521().Params().N.FillBytes(make([]byte, 66))
-)
-
 // verifySig checks sig over input with the standard library. k must have
 // passed keyFits for alg.
 func verifySig(alg algID, k *jwkscache.Key, input, sig []byte) bool {
@@ -82,88 +76,15 @@ func verifySig(alg algID, k *jwkscache.Key, input, sig []byte) bool {
 		return rsa.VerifyPSS(k.Public.(*rsa.PublicKey), crypto.SHA512, d[:], sig, &pssOptions) == nil
 	case algES256:
 		d := sha256.Sum256(input)
-		return verifyECDSA(k.Public.(*ecdsa.PublicKey), d[:], sig, orderP256)
+		return jose.VerifyECDSA(k.Public.(*ecdsa.PublicKey), d[:], sig, jose.OrderP256)
 	case algES384:
 		d := sha512.Sum384(input)
-		return verifyECDSA(k.Public.(*ecdsa.PublicKey), d[:], sig, orderP384)
+		return jose.VerifyECDSA(k.Public.(*ecdsa.PublicKey), d[:], sig, jose.OrderP384)
 	case algES512:
 		d := sha512.Sum512(input)
-		return verifyECDSA(k.Public.(*ecdsa.PublicKey), d[:], sig, orderP521)
+		return jose.VerifyECDSA(k.Public.(*ecdsa.PublicKey), d[:], sig, jose.OrderP521)
 	case algEdDSA:
 		return len(sig) == ed25519.SignatureSize && ed25519.Verify(k.Public.(ed25519.PublicKey), input, sig)
 	}
 	return false
-}
-
-// verifyECDSA checks a JOSE ECDSA signature: exactly r||s, each exactly the
-// size of the curve order, both in [1, n-1] (CVE-2022-21449), then
-// ecdsa.VerifyASN1 on the DER form built here on the stack.
-func verifyECDSA(pub *ecdsa.PublicKey, digest, sig, order []byte) bool {
-	size := len(order)
-	if len(sig) != 2*size {
-		return false
-	}
-	r, s := sig[:size], sig[size:]
-	if !scalarInRange(r, order) || !scalarInRange(s, order) {
-		return false
-	}
-	var buf [2*66 + 16]byte
-	der := appendDERSig(buf[:0], r, s)
-	return ecdsa.VerifyASN1(pub, digest, der)
-}
-
-// scalarInRange reports 0 < v < order for equal-length big-endian values.
-func scalarInRange(v, order []byte) bool {
-	zero := true
-	for _, c := range v {
-		if c != 0 {
-			zero = false
-			break
-		}
-	}
-	if zero {
-		return false
-	}
-	for i := range v {
-		if v[i] != order[i] {
-			return v[i] < order[i]
-		}
-	}
-	return false // equal to the order
-}
-
-// appendDERSig appends the ASN.1 DER SEQUENCE { INTEGER r, INTEGER s }.
-func appendDERSig(b, r, s []byte) []byte {
-	r, s = trimZeros(r), trimZeros(s)
-	rl, sl := intLen(r), intLen(s)
-	body := 2 + rl + 2 + sl
-	if body >= 128 { // P-521: long form length
-		b = append(b, 0x30, 0x81, byte(body))
-	} else {
-		b = append(b, 0x30, byte(body))
-	}
-	b = appendDERInt(b, r)
-	return appendDERInt(b, s)
-}
-
-func trimZeros(v []byte) []byte {
-	for len(v) > 1 && v[0] == 0 {
-		v = v[1:]
-	}
-	return v
-}
-
-func intLen(v []byte) int {
-	if v[0]&0x80 != 0 {
-		return len(v) + 1
-	}
-	return len(v)
-}
-
-func appendDERInt(b, v []byte) []byte {
-	b = append(b, 0x02, byte(intLen(v)))
-	if v[0]&0x80 != 0 {
-		b = append(b, 0)
-	}
-	return append(b, v...)
 }

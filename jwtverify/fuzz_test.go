@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/m2mauth/m2mauth/internal/strictjson"
 )
 
 // independentVerify re-checks an accepted token with the standard library
@@ -176,7 +178,7 @@ func FuzzJSON(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, doc []byte) {
-		err := validateObject(doc)
+		err := strictjson.ValidateObject(doc)
 		var c claims
 		perr := parseClaims(doc, fuzzInterest, &c)
 		// parseClaims also applies claim types: it may only refuse more.
@@ -200,13 +202,13 @@ func FuzzJSON(f *testing.F) {
 			t.Fatalf("encoding/json refuses %q: %v", doc, err)
 		}
 		for name, val := range m {
-			v, ok := lookupMember(doc, jval{start: bytes.IndexByte(doc, '{'), end: len(doc), kind: kindObject}, name)
+			v, ok := strictjson.LookupMember(doc, strictjson.Value{Start: bytes.IndexByte(doc, '{'), End: len(doc), Kind: strictjson.Object}, name)
 			if !ok {
 				t.Fatalf("member %q not found", name)
 			}
 			if s, isStr := val.(string); isStr {
-				if v.kind != kindString || stringOf(string(doc), v) != s {
-					t.Fatalf("member %q: %q vs %q", name, stringOf(string(doc), v), s)
+				if v.Kind != strictjson.String || strictjson.StringOf(string(doc), v) != s {
+					t.Fatalf("member %q: %q vs %q", name, strictjson.StringOf(string(doc), v), s)
 				}
 			}
 		}

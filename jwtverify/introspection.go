@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/m2mauth/m2mauth/binding"
+	"github.com/m2mauth/m2mauth/internal/strictjson"
 	"github.com/m2mauth/m2mauth/introspect"
 )
 
@@ -232,8 +233,8 @@ func (v *Verifier) fromResult(is *issuer, r *introspect.Result) *introspected {
 	if iat := r.IssuedAt(); !iat.IsZero() {
 		p.iat, p.hasIat = iat.UnixMicro(), true
 	}
-	if t.c.jti.kind == kindString {
-		p.jti = stringOf(t.doc, t.c.jti)
+	if t.c.jti.Kind == strictjson.String {
+		p.jti = strictjson.StringOf(t.doc, t.c.jti)
 	}
 	if !is.skipAud && len(p.aud) > 0 && !audOK(p.aud, is.audiences) {
 		return fail(ReasonAudience, "aud names none of the configured audiences")
@@ -247,7 +248,7 @@ func (v *Verifier) fromResult(is *issuer, r *introspect.Result) *introspected {
 		}
 	}
 	for i, idx := range is.required {
-		if k := t.c.extra[idx].kind; k == 0 || k == kindNull {
+		if k := t.c.extra[idx].Kind; k == 0 || k == strictjson.Null {
 			return fail(ReasonMissingClaim, "required claim "+quote(is.reqNames[i])+" is missing")
 		}
 	}

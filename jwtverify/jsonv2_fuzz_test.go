@@ -13,7 +13,7 @@ package jwtverify
 //	GOEXPERIMENT=jsonv2 go test -run '^$' -fuzz FuzzJSONv2 ./jwtverify
 //
 // Deliberate differences, excluded from the comparison:
-//   - nesting: our reader refuses more than maxDepth (16) levels, jsontext
+//   - nesting: our reader refuses more than strictjson.MaxDepth (16) levels, jsontext
 //     allows 10000;
 //   - the top-level value: ours must be an object (a JWS header or claims
 //     set), jsontext takes any value.
@@ -25,6 +25,8 @@ import (
 	"errors"
 	"io"
 	"testing"
+
+	"github.com/m2mauth/m2mauth/internal/strictjson"
 )
 
 // v2Read reads doc with jsontext: whether it is exactly one valid JSON
@@ -90,16 +92,16 @@ func FuzzJSONv2(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, doc []byte) {
-		ours := validateObject(doc) == nil
+		ours := strictjson.ValidateObject(doc) == nil
 		valid, object, depth := v2Read(doc)
-		comparable := object && depth <= maxDepth
+		comparable := object && depth <= strictjson.MaxDepth
 		switch {
 		case ours && !valid:
 			t.Fatalf("our reader accepts what jsontext refuses: %q", doc)
 		case ours && !comparable:
 			t.Fatalf("our reader accepts a non-object or %d levels: %q", depth, doc)
 		case !ours && valid && comparable:
-			t.Fatalf("our reader refuses a valid object jsontext accepts: %q (%v)", doc, validateObject(doc))
+			t.Fatalf("our reader refuses a valid object jsontext accepts: %q (%v)", doc, strictjson.ValidateObject(doc))
 		}
 		if !ours {
 			return
@@ -108,7 +110,7 @@ func FuzzJSONv2(f *testing.F) {
 		names, vals := v2Members(t, doc)
 		start := bytes.IndexByte(doc, '{')
 		for i, name := range names {
-			v, ok := lookupMember(doc, jval{start: start, end: len(doc), kind: kindObject}, name)
+			v, ok := strictjson.LookupMember(doc, strictjson.Value{Start: start, End: len(doc), Kind: strictjson.Object}, name)
 			if !ok {
 				t.Fatalf("member %q not found in %q", name, doc)
 			}
@@ -118,12 +120,12 @@ func FuzzJSONv2(f *testing.F) {
 				if err := jsonv2.Unmarshal(raw, &s); err != nil {
 					t.Fatal(err)
 				}
-				if v.kind != kindString || stringOf(string(doc), v) != s {
-					t.Fatalf("member %q: we read %q, jsontext %q", name, stringOf(string(doc), v), s)
+				if v.Kind != strictjson.String || strictjson.StringOf(string(doc), v) != s {
+					t.Fatalf("member %q: we read %q, jsontext %q", name, strictjson.StringOf(string(doc), v), s)
 				}
 				continue
 			}
-			if got := doc[v.start:v.end]; !bytes.Equal(got, raw) {
+			if got := doc[v.Start:v.End]; !bytes.Equal(got, raw) {
 				t.Fatalf("member %q: we read %q, jsontext %q", name, got, raw)
 			}
 		}

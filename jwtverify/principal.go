@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/m2mauth/m2mauth/binding"
+	"github.com/m2mauth/m2mauth/internal/strictjson"
 )
 
 // Principal is the verified identity of a caller. It is immutable: one
@@ -217,11 +218,11 @@ func (p *Principal) TokenID() string {
 
 func (p *Principal) doc() []byte { return stringBytes(p.raw) }
 
-func (p *Principal) member(name string) (jval, bool) {
+func (p *Principal) member(name string) (strictjson.Value, bool) {
 	if p == nil {
-		return jval{}, false
+		return strictjson.Value{}, false
 	}
-	return lookupMember(p.doc(), jval{start: 0, end: len(p.raw), kind: kindObject}, name)
+	return strictjson.LookupMember(p.doc(), strictjson.Value{Start: 0, End: len(p.raw), Kind: strictjson.Object}, name)
 }
 
 // Claim returns a copy of the raw JSON of the top-level claim name.
@@ -230,19 +231,19 @@ func (p *Principal) Claim(name string) (json.RawMessage, bool) {
 	if !ok {
 		return nil, false
 	}
-	if v.kind == kindString {
-		return json.RawMessage(p.raw[v.start-1 : v.end+1]), true
+	if v.Kind == strictjson.String {
+		return json.RawMessage(p.raw[v.Start-1 : v.End+1]), true
 	}
-	return json.RawMessage(p.raw[v.start:v.end]), true
+	return json.RawMessage(p.raw[v.Start:v.End]), true
 }
 
 // StringClaim returns the top-level claim name when it is a JSON string.
 func (p *Principal) StringClaim(name string) (string, bool) {
 	v, ok := p.member(name)
-	if !ok || v.kind != kindString {
+	if !ok || v.Kind != strictjson.String {
 		return "", false
 	}
-	return stringOf(p.raw, v), true
+	return strictjson.StringOf(p.raw, v), true
 }
 
 // DecodeClaim unmarshals the top-level claim name into v with

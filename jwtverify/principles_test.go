@@ -22,8 +22,8 @@ func flipLastBits(seg string) string {
 	if len(seg)%4 == 0 {
 		return "" // no unused bits
 	}
-	last := b64URL[seg[len(seg)-1]]
-	alphabet := "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, seg[len(seg)-1])
 	return seg[:len(seg)-1] + string(alphabet[last|1])
 }
 

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/m2mauth/m2mauth/internal/jose"
 	"github.com/m2mauth/m2mauth/jwkscache"
 )
 
@@ -424,5 +425,5 @@ func hmacSHA256(key, msg []byte) []byte {
 }
 
 func asn1Sig(r, s *big.Int) ([]byte, error) {
-	return appendDERSig(nil, r.Bytes(), s.Bytes()), nil
+	return jose.AppendDERSig(nil, r.Bytes(), s.Bytes()), nil
 }

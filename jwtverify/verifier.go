@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/m2mauth/m2mauth/binding"
+	"github.com/m2mauth/m2mauth/internal/jose"
+	"github.com/m2mauth/m2mauth/internal/strictjson"
 	"github.com/m2mauth/m2mauth/jwkscache"
 )
 
@@ -237,10 +239,10 @@ func (v *Verifier) pickIssuer(iss string, doc string, c *claims) (*issuer, strin
 		}
 		tenant := iss[len(is.prefix) : len(iss)-len(is.suffix)]
 		err := func() *Error {
-			if c.tid.kind != kindString {
+			if c.tid.Kind != strictjson.String {
 				return &Error{Reason: ReasonIssuer, Issuer: is.name, Detail: "no tid claim for the issuer template"}
 			}
-			tid := stringOf(doc, c.tid)
+			tid := strictjson.StringOf(doc, c.tid)
 			if !isGUID(tid) {
 				return &Error{Reason: ReasonIssuer, Issuer: is.name, Detail: "tid " + quote(tid) + " is not a GUID"}
 			}
@@ -360,7 +362,7 @@ func (v *Verifier) decode(t *parsed, token string, hbuf, sbuf []byte) (hdr, sig 
 		return nil, nil, malformed("not a compact JWS with three non-empty segments")
 	}
 	t.token, t.hs, t.ps = token, hs, ps
-	hl := b64Len(len(hs))
+	hl := jose.Base64URLLen(len(hs))
 	if hl < 0 || hl > maxHeaderSize {
 		return nil, nil, malformed("header segment length")
 	}
@@ -369,37 +371,37 @@ func (v *Verifier) decode(t *parsed, token string, hbuf, sbuf []byte) (hdr, sig 
 	} else {
 		hdr = make([]byte, hl)
 	}
-	if !b64Decode(hdr, hs) {
+	if !jose.DecodeBase64URL(hdr, hs) {
 		return nil, nil, malformed("header is not canonical base64url")
 	}
 	if t.h, err = parseHeader(hdr); err != nil {
 		return nil, nil, err
 	}
 	// Signature (decoded before the payload: cheap shape check).
-	sl := b64Len(len(ss))
+	sl := jose.Base64URLLen(len(ss))
 	if sl < 0 || sl > len(sbuf) {
 		return nil, nil, malformed("signature segment length")
 	}
 	sig = sbuf[:sl]
-	if !b64Decode(sig, ss) {
+	if !jose.DecodeBase64URL(sig, ss) {
 		return nil, nil, malformed("signature is not canonical base64url")
 	}
-	pl := b64Len(len(ps))
+	pl := jose.Base64URLLen(len(ps))
 	if pl < 0 {
 		return nil, nil, malformed("payload segment length")
 	}
 	t.raw = make([]byte, pl)
-	if !b64Decode(t.raw, ps) {
+	if !jose.DecodeBase64URL(t.raw, ps) {
 		return nil, nil, malformed("payload is not canonical base64url")
 	}
 	if err := parseClaims(t.raw, v.interestTab, &t.c); err != nil {
 		return nil, nil, err
 	}
 	t.doc = bytesString(t.raw)
-	if t.c.iss.kind == 0 {
+	if t.c.iss.Kind == 0 {
 		return nil, nil, newErr(ReasonIssuer, "no iss claim")
 	}
-	t.iss = stringOf(t.doc, t.c.iss)
+	t.iss = strictjson.StringOf(t.doc, t.c.iss)
 	return hdr, sig, nil
 }
 
@@ -413,17 +415,17 @@ func checkSignature(ctx context.Context, is *issuer, t *parsed, hdr, sig []byte,
 		return nil, newErr(ReasonUnsupportedAlg, "alg "+h.alg.String()+" is not allowed for this issuer")
 	}
 	if !typOK(hdr, h.typ, is.typ) {
-		if h.typ.kind == 0 {
+		if h.typ.Kind == 0 {
 			return nil, newErr(ReasonType, "no typ header (RFC 9068 strict mode)")
 		}
-		return nil, newErr(ReasonType, "typ "+quoteBytes(hdr[h.typ.start:h.typ.end])+" is not an access token type")
+		return nil, newErr(ReasonType, "typ "+quoteBytes(hdr[h.typ.Start:h.typ.End])+" is not an access token type")
 	}
 	kid := ""
-	if h.kid.kind != 0 {
-		if h.kid.esc {
-			kid = string(unescape(hdr[h.kid.start:h.kid.end]))
+	if h.kid.Kind != 0 {
+		if h.kid.Esc {
+			kid = string(strictjson.Unescape(hdr[h.kid.Start:h.kid.End]))
 		} else {
-			kid = string(hdr[h.kid.start:h.kid.end])
+			kid = string(hdr[h.kid.Start:h.kid.End])
 		}
 	}
 	keys, kerr := is.keys.Lookup(ctx, kid)
@@ -478,10 +480,10 @@ func checkTimeAndType(is *issuer, c *claims, doc string, now int64) *Error {
 	if c.hasIat && c.iat > now+lw {
 		return newErr(ReasonNotYetValid, "iat is in the future")
 	}
-	if c.typ.kind == kindString && badPayloadTyp(stringOf(doc, c.typ)) {
-		return newErr(ReasonType, "claims typ "+quote(stringOf(doc, c.typ))+" is not an access token")
+	if c.typ.Kind == strictjson.String && badPayloadTyp(strictjson.StringOf(doc, c.typ)) {
+		return newErr(ReasonType, "claims typ "+quote(strictjson.StringOf(doc, c.typ))+" is not an access token")
 	}
-	if c.tokenUse.kind != 0 && (c.tokenUse.kind != kindString || stringOf(doc, c.tokenUse) != "access") {
+	if c.tokenUse.Kind != 0 && (c.tokenUse.Kind != strictjson.String || strictjson.StringOf(doc, c.tokenUse) != "access") {
 		return newErr(ReasonType, "token_use is not access")
 	}
 	if c.hasCnf && !is.ignoreCnf && is.binding.Policy == binding.Off {
@@ -505,10 +507,10 @@ func parseCnf(is *issuer, t *parsed) (binding.Confirmation, *Error) {
 		return binding.Confirmation{}, nil
 	}
 	v := t.c.cnf
-	if v.kind != kindObject {
+	if v.Kind != strictjson.Object {
 		return binding.Confirmation{}, &Error{Reason: ReasonBinding, Rule: RuleMalformedConfirmation, Detail: "cnf claim is not an object"}
 	}
-	cnf, err := binding.ParseConfirmation(t.raw[v.start:v.end])
+	cnf, err := binding.ParseConfirmation(t.raw[v.Start:v.End])
 	if err != nil {
 		return binding.Confirmation{}, &Error{Reason: ReasonBinding, Rule: RuleMalformedConfirmation, Detail: "cnf claim is malformed", Err: err}
 	}
@@ -520,14 +522,14 @@ func parseCnf(is *issuer, t *parsed) (binding.Confirmation, *Error) {
 func (v *Verifier) newPrincipal(is *issuer, t *parsed) *Principal {
 	c, doc := &t.c, t.doc
 	p := &Principal{raw: doc, issuerName: is.name, iss: t.iss, exp: c.exp, iat: c.iat, hasIat: c.hasIat, leeway: is.leeway, verifier: v}
-	if c.sub.kind != 0 {
-		p.sub = stringOf(doc, c.sub)
+	if c.sub.Kind != 0 {
+		p.sub = strictjson.StringOf(doc, c.sub)
 	}
-	if c.jti.kind != 0 {
-		p.jti = stringOf(doc, c.jti)
+	if c.jti.Kind != 0 {
+		p.jti = strictjson.StringOf(doc, c.jti)
 	}
-	if c.tid.kind == kindString {
-		p.tid = stringOf(doc, c.tid)
+	if c.tid.Kind == strictjson.String {
+		p.tid = strictjson.StringOf(doc, c.tid)
 	}
 	return p
 }
@@ -537,18 +539,18 @@ func (v *Verifier) newPrincipal(is *issuer, t *parsed) *Principal {
 // claims. It fills p's audiences and client ID.
 func (v *Verifier) checkAudienceAndClient(is *issuer, t *parsed, p *Principal) *Error {
 	c, doc := &t.c, t.doc
-	switch c.aud.kind {
-	case kindString:
-		p.aud1[0] = stringOf(doc, c.aud)
+	switch c.aud.Kind {
+	case strictjson.String:
+		p.aud1[0] = strictjson.StringOf(doc, c.aud)
 		p.aud = p.aud1[:]
-	case kindArray:
-		arrayElems(t.raw, c.aud, func(e jval) bool {
-			p.aud = append(p.aud, stringOf(doc, e))
+	case strictjson.Array:
+		strictjson.ArrayElems(t.raw, c.aud, func(e strictjson.Value) bool {
+			p.aud = append(p.aud, strictjson.StringOf(doc, e))
 			return true
 		})
 	}
 	if !is.skipAud {
-		if c.aud.kind == 0 {
+		if c.aud.Kind == 0 {
 			return newErr(ReasonAudience, "no aud claim")
 		}
 		if len(p.aud) == 0 {
@@ -560,13 +562,13 @@ func (v *Verifier) checkAudienceAndClient(is *issuer, t *parsed, p *Principal) *
 	}
 	for _, idx := range is.clientIdx {
 		cv := c.extra[idx]
-		if cv.kind == 0 || cv.kind == kindNull {
+		if cv.Kind == 0 || cv.Kind == strictjson.Null {
 			continue
 		}
-		if cv.kind != kindString {
+		if cv.Kind != strictjson.String {
 			return newErr(ReasonMalformed, "client claim "+quote(v.interest[idx])+" is not a string")
 		}
-		p.clientID = stringOf(doc, cv)
+		p.clientID = strictjson.StringOf(doc, cv)
 		break
 	}
 	if !is.anyClient {
@@ -578,7 +580,7 @@ func (v *Verifier) checkAudienceAndClient(is *issuer, t *parsed, p *Principal) *
 		}
 	}
 	for i, idx := range is.required {
-		if k := c.extra[idx].kind; k == 0 || k == kindNull {
+		if k := c.extra[idx].Kind; k == 0 || k == strictjson.Null {
 			return newErr(ReasonMissingClaim, "required claim "+quote(is.reqNames[i])+" is missing")
 		}
 	}
@@ -678,9 +680,9 @@ func badPayloadTyp(t string) bool {
 // equals the client ID, or no delegated scope claim.
 func defaultAppOnly(doc string, c *claims, p *Principal, hasDelegatedClaim bool) bool {
 	switch {
-	case c.idtyp.kind == kindString && stringOf(doc, c.idtyp) == "app":
+	case c.idtyp.Kind == strictjson.String && strictjson.StringOf(doc, c.idtyp) == "app":
 		return true
-	case c.gty.kind == kindString && stringOf(doc, c.gty) == "client-credentials":
+	case c.gty.Kind == strictjson.String && strictjson.StringOf(doc, c.gty) == "client-credentials":
 		return true
 	case p.sub != "" && p.sub == p.clientID:
 		return true
@@ -701,18 +703,18 @@ func mapPermissions(raw []byte, doc string, c *claims, is *issuer, p *Principal)
 	items := stack[:0]
 	for _, ps := range is.perms {
 		v := c.extra[ps.idx]
-		if len(ps.rest) > 0 && v.kind != 0 {
+		if len(ps.rest) > 0 && v.Kind != 0 {
 			var ok bool
-			if v, ok = lookupPath(raw, v, ps.rest); !ok {
+			if v, ok = strictjson.LookupPath(raw, v, ps.rest); !ok {
 				continue
 			}
 		}
 		role := ps.kind == KindRole
-		switch v.kind {
-		case 0, kindNull:
+		switch v.Kind {
+		case 0, strictjson.Null:
 			continue
-		case kindString:
-			s := stringOf(doc, v)
+		case strictjson.String:
+			s := strictjson.StringOf(doc, v)
 			for s != "" {
 				var f string
 				f, s, _ = strings.Cut(s, " ")
@@ -720,14 +722,14 @@ func mapPermissions(raw []byte, doc string, c *claims, is *issuer, p *Principal)
 					items = append(items, permItem{f, role})
 				}
 			}
-		case kindArray:
+		case strictjson.Array:
 			bad := false
-			arrayElems(raw, v, func(e jval) bool {
-				if e.kind != kindString {
+			strictjson.ArrayElems(raw, v, func(e strictjson.Value) bool {
+				if e.Kind != strictjson.String {
 					bad = true
 					return false
 				}
-				if s := stringOf(doc, e); s != "" {
+				if s := strictjson.StringOf(doc, e); s != "" {
 					items = append(items, permItem{s, role})
 				}
 				return true

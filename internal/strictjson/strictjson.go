@@ -1,13 +1,17 @@
-package jwtverify
-
-// A strict, allocation-light JSON reader for JOSE headers and JWT claims.
+// Package strictjson is the project's one strict, allocation-light JSON
+// reader for hostile input: JOSE headers, JWT claims (jwtverify) and DPoP
+// proofs (dpop). One reader means one attack surface and one fuzz oracle
+// (jwtverify's FuzzJSONv2 against encoding/json/v2, and this package's
+// FuzzScanner).
 //
 // It accepts exactly RFC 8259 JSON with these extra rules: strings must be
 // valid UTF-8 without lone surrogate escapes, objects must not repeat a
-// member name (compared after unescaping), nesting is bounded by maxDepth,
-// and nothing but whitespace may follow the top-level value. It never
-// builds a generic tree: callers walk objects member by member and get the
-// byte spans of values.
+// member name (compared after unescaping, at every depth), nesting is
+// bounded by MaxDepth, and nothing but whitespace may follow the top-level
+// value. It never builds a generic tree: callers walk objects member by
+// member with a Scanner and get the byte spans of values, and decode a
+// string only when it holds escapes.
+package strictjson
 
 import (
 	"bytes"
@@ -15,36 +19,38 @@ import (
 	"unicode/utf8"
 )
 
-// maxDepth bounds the nesting of arrays and objects (the top-level object
+// MaxDepth bounds the nesting of arrays and objects (the top-level object
 // is depth 1).
-const maxDepth = 16
+const MaxDepth = 16
 
 // Value kinds.
 const (
-	kindString byte = 's'
-	kindNumber byte = 'n'
-	kindObject byte = 'o'
-	kindArray  byte = 'a'
-	kindTrue   byte = 't'
-	kindFalse  byte = 'f'
-	kindNull   byte = 'z'
+	String byte = 's'
+	Number byte = 'n'
+	Object byte = 'o'
+	Array  byte = 'a'
+	True   byte = 't'
+	False  byte = 'f'
+	Null   byte = 'z'
 )
 
-// jval is one value inside the document: for strings, start:end is the
-// content between the quotes; for other kinds, the whole value.
-type jval struct {
-	start, end int
-	kind       byte
-	esc        bool // string contains escapes
+// Value is one value inside the document: for strings, Start:End is the
+// content between the quotes; for other kinds, the whole value. The zero
+// Value (Kind 0) stands for an absent one.
+type Value struct {
+	Start, End int
+	Kind       byte // String, Number, Object, Array, True, False or Null
+	Esc        bool // a string that contains escapes (decode with Unescape)
 }
 
+// The reader's errors. They name the rule broken, never the input.
 var (
-	errJSONSyntax    = errors.New("invalid JSON")
-	errJSONDepth     = errors.New("JSON nested too deeply")
-	errJSONDuplicate = errors.New("duplicate JSON member name")
-	errJSONUTF8      = errors.New("invalid UTF-8 in JSON string")
-	errJSONTrailing  = errors.New("data after the JSON value")
-	errJSONNotObject = errors.New("JSON value is not an object")
+	ErrSyntax    = errors.New("invalid JSON")
+	ErrDepth     = errors.New("JSON nested too deeply")
+	ErrDuplicate = errors.New("duplicate JSON member name")
+	ErrUTF8      = errors.New("invalid UTF-8 in JSON string")
+	ErrTrailing  = errors.New("data after the JSON value")
+	ErrNotObject = errors.New("JSON value is not an object")
 )
 
 // plainASCII marks the bytes a string may hold as they are: printable
@@ -56,80 +62,94 @@ var plainASCII = func() (t [256]bool) {
 	return t
 }()
 
-type scanner struct {
+// Scanner walks one document. Its zero value is not useful: start one with
+// NewScanner.
+type Scanner struct {
 	b []byte
 	i int
 }
 
+// NewScanner returns a Scanner at the start of doc.
+func NewScanner(doc []byte) Scanner { return Scanner{b: doc} }
+
+// Peek skips whitespace and returns the next byte, or 0 at the end.
+func (s *Scanner) Peek() byte {
+	s.ws()
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
 func isWS(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
-func (s *scanner) ws() {
+func (s *Scanner) ws() {
 	for s.i < len(s.b) && isWS(s.b[s.i]) {
 		s.i++
 	}
 }
 
-// end checks that only whitespace remains.
-func (s *scanner) end() error {
+// End checks that only whitespace remains.
+func (s *Scanner) End() error {
 	s.ws()
 	if s.i != len(s.b) {
-		return errJSONTrailing
+		return ErrTrailing
 	}
 	return nil
 }
 
-// openObject consumes optional whitespace and '{'.
-func (s *scanner) openObject() error {
+// OpenObject consumes optional whitespace and '{'.
+func (s *Scanner) OpenObject() error {
 	s.ws()
 	if s.i >= len(s.b) || s.b[s.i] != '{' {
-		return errJSONNotObject
+		return ErrNotObject
 	}
 	s.i++
 	return nil
 }
 
-// member reads the next member name of the object being walked (n is the
+// Member reads the next member name of the object being walked (n is the
 // number of members read so far) and the ':' after it. ok is false at the
 // closing '}', which is consumed.
-func (s *scanner) member(n int) (name jval, ok bool, err error) {
+func (s *Scanner) Member(n int) (name Value, ok bool, err error) {
 	s.ws()
 	if s.i >= len(s.b) {
-		return jval{}, false, errJSONSyntax
+		return Value{}, false, ErrSyntax
 	}
 	c := s.b[s.i]
 	if c == '}' {
 		s.i++
-		return jval{}, false, nil
+		return Value{}, false, nil
 	}
 	if n > 0 {
 		if c != ',' {
-			return jval{}, false, errJSONSyntax
+			return Value{}, false, ErrSyntax
 		}
 		s.i++
 		s.ws()
 		if s.i >= len(s.b) {
-			return jval{}, false, errJSONSyntax
+			return Value{}, false, ErrSyntax
 		}
 	}
 	if s.b[s.i] != '"' {
-		return jval{}, false, errJSONSyntax
+		return Value{}, false, ErrSyntax
 	}
 	name, err = s.str()
 	if err != nil {
-		return jval{}, false, err
+		return Value{}, false, err
 	}
 	s.ws()
 	if s.i >= len(s.b) || s.b[s.i] != ':' {
-		return jval{}, false, errJSONSyntax
+		return Value{}, false, ErrSyntax
 	}
 	s.i++
 	return name, true, nil
 }
 
 // str reads a string starting at the opening quote.
-func (s *scanner) str() (jval, error) {
+func (s *Scanner) str() (Value, error) {
 	s.i++ // opening quote
-	v := jval{start: s.i, kind: kindString}
+	v := Value{Start: s.i, Kind: String}
 	b := s.b
 	for i := s.i; i < len(b); {
 		for i < len(b) && plainASCII[b[i]] {
@@ -141,32 +161,33 @@ func (s *scanner) str() (jval, error) {
 		c := b[i]
 		switch {
 		case c == '"':
-			v.end = i
+			v.End = i
 			s.i = i + 1
 			return v, nil
 		case c == '\\':
-			v.esc = true
+			v.Esc = true
 			n, err := escapeLen(b[i:])
 			if err != nil {
-				return jval{}, err
+				return Value{}, err
 			}
 			i += n
 		case c < 0x20:
-			return jval{}, errJSONSyntax
+			return Value{}, ErrSyntax
 		case c < utf8.RuneSelf:
 			i++
 		default:
 			r, n := utf8.DecodeRune(b[i:])
 			if r == utf8.RuneError && n <= 1 {
-				return jval{}, errJSONUTF8
+				return Value{}, ErrUTF8
 			}
 			i += n
 		}
 	}
-	return jval{}, errJSONSyntax
+	return Value{}, ErrSyntax
 }
 
-func hexVal(c byte) rune {
+// HexVal returns the value of the hex digit c, or -1.
+func HexVal(c byte) rune {
 	switch {
 	case '0' <= c && c <= '9':
 		return rune(c - '0')
@@ -185,7 +206,7 @@ func hex4(b []byte) rune {
 	}
 	var r rune
 	for _, c := range b[:4] {
-		h := hexVal(c)
+		h := HexVal(c)
 		if h < 0 {
 			return -1
 		}
@@ -201,7 +222,7 @@ func isLowSurrogate(r rune) bool  { return 0xDC00 <= r && r < 0xE000 }
 // length (a surrogate pair counts as one 12-byte sequence).
 func escapeLen(b []byte) (int, error) {
 	if len(b) < 2 {
-		return 0, errJSONSyntax
+		return 0, ErrSyntax
 	}
 	switch b[1] {
 	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
@@ -210,25 +231,26 @@ func escapeLen(b []byte) (int, error) {
 		r := hex4(b[2:])
 		switch {
 		case r < 0:
-			return 0, errJSONSyntax
+			return 0, ErrSyntax
 		case isLowSurrogate(r):
-			return 0, errJSONUTF8
+			return 0, ErrUTF8
 		case isHighSurrogate(r):
 			if len(b) < 12 || b[6] != '\\' || b[7] != 'u' {
-				return 0, errJSONUTF8
+				return 0, ErrUTF8
 			}
 			if r2 := hex4(b[8:]); !isLowSurrogate(r2) {
-				return 0, errJSONUTF8
+				return 0, ErrUTF8
 			}
 			return 12, nil
 		}
 		return 6, nil
 	}
-	return 0, errJSONSyntax
+	return 0, ErrSyntax
 }
 
-// unescape decodes string content that was validated by str.
-func unescape(b []byte) []byte {
+// Unescape decodes string content that the Scanner validated (a string
+// Value with Esc); it allocates the result.
+func Unescape(b []byte) []byte {
 	out := make([]byte, 0, len(b))
 	for i := 0; i < len(b); {
 		c := b[i]
@@ -269,10 +291,10 @@ func unescape(b []byte) []byte {
 }
 
 // num reads a number (RFC 8259 grammar).
-func (s *scanner) num() (jval, error) {
+func (s *Scanner) num() (Value, error) {
 	b := s.b
 	i := s.i
-	v := jval{start: i, kind: kindNumber}
+	v := Value{Start: i, Kind: Number}
 	if i < len(b) && b[i] == '-' {
 		i++
 	}
@@ -284,7 +306,7 @@ func (s *scanner) num() (jval, error) {
 			i++
 		}
 	default:
-		return jval{}, errJSONSyntax
+		return Value{}, ErrSyntax
 	}
 	if i < len(b) && b[i] == '.' {
 		i++
@@ -293,7 +315,7 @@ func (s *scanner) num() (jval, error) {
 			i++
 		}
 		if i == d {
-			return jval{}, errJSONSyntax
+			return Value{}, ErrSyntax
 		}
 	}
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
@@ -306,93 +328,93 @@ func (s *scanner) num() (jval, error) {
 			i++
 		}
 		if i == d {
-			return jval{}, errJSONSyntax
+			return Value{}, ErrSyntax
 		}
 	}
-	v.end = i
+	v.End = i
 	s.i = i
 	return v, nil
 }
 
-func (s *scanner) lit(word string, kind byte) (jval, error) {
+func (s *Scanner) lit(word string, kind byte) (Value, error) {
 	if !bytes.HasPrefix(s.b[s.i:], []byte(word)) {
-		return jval{}, errJSONSyntax
+		return Value{}, ErrSyntax
 	}
-	v := jval{start: s.i, end: s.i + len(word), kind: kind}
+	v := Value{Start: s.i, End: s.i + len(word), Kind: kind}
 	s.i += len(word)
 	return v, nil
 }
 
-// value reads any value. depth is the nesting level of the value itself
+// Value reads any value and validates it whole. depth is the nesting level of the value itself
 // (a member of the top-level object has depth 2).
-func (s *scanner) value(depth int) (jval, error) {
+func (s *Scanner) Value(depth int) (Value, error) {
 	s.ws()
 	if s.i >= len(s.b) {
-		return jval{}, errJSONSyntax
+		return Value{}, ErrSyntax
 	}
 	switch c := s.b[s.i]; c {
 	case '"':
 		return s.str()
 	case '{':
-		if depth > maxDepth {
-			return jval{}, errJSONDepth
+		if depth > MaxDepth {
+			return Value{}, ErrDepth
 		}
 		start := s.i
 		s.i++
 		if err := s.skipObject(depth); err != nil {
-			return jval{}, err
+			return Value{}, err
 		}
-		return jval{start: start, end: s.i, kind: kindObject}, nil
+		return Value{Start: start, End: s.i, Kind: Object}, nil
 	case '[':
-		if depth > maxDepth {
-			return jval{}, errJSONDepth
+		if depth > MaxDepth {
+			return Value{}, ErrDepth
 		}
 		start := s.i
 		s.i++
 		if err := s.skipArray(depth); err != nil {
-			return jval{}, err
+			return Value{}, err
 		}
-		return jval{start: start, end: s.i, kind: kindArray}, nil
+		return Value{Start: start, End: s.i, Kind: Array}, nil
 	case 't':
-		return s.lit("true", kindTrue)
+		return s.lit("true", True)
 	case 'f':
-		return s.lit("false", kindFalse)
+		return s.lit("false", False)
 	case 'n':
-		return s.lit("null", kindNull)
+		return s.lit("null", Null)
 	default:
 		if c == '-' || ('0' <= c && c <= '9') {
 			return s.num()
 		}
-		return jval{}, errJSONSyntax
+		return Value{}, ErrSyntax
 	}
 }
 
 // skipObject validates the rest of an object after its '{'.
-func (s *scanner) skipObject(depth int) error {
-	var names nameSet
+func (s *Scanner) skipObject(depth int) error {
+	var names NameSet
 	for n := 0; ; n++ {
-		name, ok, err := s.member(n)
+		name, ok, err := s.Member(n)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return nil
 		}
-		if !names.add(s.b, name) {
-			return errJSONDuplicate
+		if !names.Add(s.b, name) {
+			return ErrDuplicate
 		}
-		if _, err := s.value(depth + 1); err != nil {
+		if _, err := s.Value(depth + 1); err != nil {
 			return err
 		}
 	}
 }
 
 // skipArray validates the rest of an array after its '['.
-func (s *scanner) skipArray(depth int) error {
+func (s *Scanner) skipArray(depth int) error {
 	for n := 0; ; n++ {
 		s.ws()
 		if s.i >= len(s.b) {
-			return errJSONSyntax
+			return ErrSyntax
 		}
 		if s.b[s.i] == ']' {
 			s.i++
@@ -400,20 +422,21 @@ func (s *scanner) skipArray(depth int) error {
 		}
 		if n > 0 {
 			if s.b[s.i] != ',' {
-				return errJSONSyntax
+				return ErrSyntax
 			}
 			s.i++
 		}
-		if _, err := s.value(depth + 1); err != nil {
+		if _, err := s.Value(depth + 1); err != nil {
 			return err
 		}
 	}
 }
 
-// nameSet detects duplicate member names. It lives on the stack: names
+// NameSet detects duplicate member names of one object (Add each name
+// Member returns; the zero value is empty). It lives on the stack: names
 // without escapes are kept as offsets into the document, the rare escaped
 // ones as unescaped strings; objects with many members spill to the heap.
-type nameSet struct {
+type NameSet struct {
 	n     int
 	bloom uint64 // one bit per name, from nameBit
 	small [32]nameRef
@@ -439,10 +462,13 @@ func (r *nameRef) equal(doc []byte, o *nameRef) bool {
 	return o.s == string(doc[r.start:r.end])
 }
 
-func (ns *nameSet) add(doc []byte, name jval) bool {
-	r := nameRef{start: int32(name.start), end: int32(name.end), esc: name.esc}
-	if name.esc {
-		r.s = string(unescape(doc[name.start:name.end]))
+// Add records the member name (a Value from Member on doc, which must be
+// shorter than 2 GiB) and reports false when the object already has a
+// member of that name, compared after unescaping.
+func (ns *NameSet) Add(doc []byte, name Value) bool {
+	r := nameRef{start: int32(name.Start), end: int32(name.End), esc: name.Esc}
+	if name.Esc {
+		r.s = string(Unescape(doc[name.Start:name.End]))
 	}
 	if ns.big != nil {
 		k := r.s
@@ -510,66 +536,66 @@ func nameBit(s string) uint64 {
 	return 1 << ((h ^ h>>6) & 63)
 }
 
-// nameIs reports whether the (unescaped) name of a member equals want.
-func nameIs(doc []byte, name jval, want string) bool {
-	if !name.esc {
-		return string(doc[name.start:name.end]) == want
+// NameIs reports whether the (unescaped) name of a member equals want.
+func NameIs(doc []byte, name Value, want string) bool {
+	if !name.Esc {
+		return string(doc[name.Start:name.End]) == want
 	}
-	return string(unescape(doc[name.start:name.end])) == want
+	return string(Unescape(doc[name.Start:name.End])) == want
 }
 
-// validateObject checks that doc is one strict JSON object.
-func validateObject(doc []byte) error {
-	s := scanner{b: doc}
-	if err := s.openObject(); err != nil {
+// ValidateObject checks that doc is one strict JSON object.
+func ValidateObject(doc []byte) error {
+	s := Scanner{b: doc}
+	if err := s.OpenObject(); err != nil {
 		return err
 	}
 	if err := s.skipObject(1); err != nil {
 		return err
 	}
-	return s.end()
+	return s.End()
 }
 
-// lookupMember finds the member named name in the validated object at
-// doc[v.start:v.end].
-func lookupMember(doc []byte, obj jval, name string) (jval, bool) {
-	if obj.kind != kindObject {
-		return jval{}, false
+// LookupMember finds the member named name in the validated object at
+// doc[v.Start:v.End].
+func LookupMember(doc []byte, obj Value, name string) (Value, bool) {
+	if obj.Kind != Object {
+		return Value{}, false
 	}
-	s := scanner{b: doc[:obj.end], i: obj.start}
-	if s.openObject() != nil {
-		return jval{}, false
+	s := Scanner{b: doc[:obj.End], i: obj.Start}
+	if s.OpenObject() != nil {
+		return Value{}, false
 	}
 	for n := 0; ; n++ {
-		nm, ok, err := s.member(n)
+		nm, ok, err := s.Member(n)
 		if err != nil || !ok {
-			return jval{}, false
+			return Value{}, false
 		}
-		v, err := s.value(2)
+		v, err := s.Value(2)
 		if err != nil {
-			return jval{}, false
+			return Value{}, false
 		}
-		if nameIs(doc, nm, name) {
+		if NameIs(doc, nm, name) {
 			return v, true
 		}
 	}
 }
 
-// lookupPath follows path from the validated object obj.
-func lookupPath(doc []byte, obj jval, path []string) (jval, bool) {
+// LookupPath follows path from the validated object obj.
+func LookupPath(doc []byte, obj Value, path []string) (Value, bool) {
 	v := obj
 	for _, p := range path {
 		var ok bool
-		if v, ok = lookupMember(doc, v, p); !ok {
-			return jval{}, false
+		if v, ok = LookupMember(doc, v, p); !ok {
+			return Value{}, false
 		}
 	}
 	return v, true
 }
 
-// arrayElems calls fn for each element of the validated array arr.
-func arrayElems(doc []byte, arr jval, fn func(v jval) bool) {
-	s := scanner{b: doc[:arr.end], i: arr.start + 1}
+// ArrayElems calls fn for each element of the validated array arr.
+func ArrayElems(doc []byte, arr Value, fn func(v Value) bool) {
+	s := Scanner{b: doc[:arr.End], i: arr.Start + 1}
 	for n := 0; ; n++ {
 		s.ws()
 		if s.i >= len(s.b) || s.b[s.i] == ']' {
@@ -578,17 +604,17 @@ func arrayElems(doc []byte, arr jval, fn func(v jval) bool) {
 		if n > 0 {
 			s.i++ // ','
 		}
-		v, err := s.value(2)
+		v, err := s.Value(2)
 		if err != nil || !fn(v) {
 			return
 		}
 	}
 }
 
-// stringOf returns the decoded content of a string value.
-func stringOf(doc string, v jval) string {
-	if !v.esc {
-		return doc[v.start:v.end]
+// StringOf returns the decoded content of a string value.
+func StringOf(doc string, v Value) string {
+	if !v.Esc {
+		return doc[v.Start:v.End]
 	}
-	return string(unescape([]byte(doc[v.start:v.end])))
+	return string(Unescape([]byte(doc[v.Start:v.End])))
 }

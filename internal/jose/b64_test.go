@@ -1,4 +1,4 @@
-package jwtverify
+package jose
 
 import (
 	"bytes"
@@ -34,17 +34,50 @@ func TestB64DecodeMatchesStrictStdlib(t *testing.T) {
 			}
 			src = string(b)
 		}
-		n := b64Len(len(src))
+		n := Base64URLLen(len(src))
 		want, err := std.DecodeString(src)
 		stdOK := err == nil && !strings.ContainsAny(src, "\r\n")
 		ok := n >= 0
 		var got []byte
 		if ok {
 			got = make([]byte, n)
-			ok = b64Decode(got, src)
+			ok = DecodeBase64URL(got, src)
 		}
 		if ok != stdOK || (ok && !bytes.Equal(got, want)) {
 			t.Fatalf("%q: ours %v %x, stdlib %v %x", src, ok, got, stdOK, want)
 		}
 	}
+}
+
+// FuzzDecodeBase64URL checks the decoder against the standard library's
+// strict decoder (which also skips CR and LF, so those are refused here
+// only), for both source types.
+func FuzzDecodeBase64URL(f *testing.F) {
+	for _, s := range []string{"", "AA", "AQ", "AAA", "AAE", "AAAA", "_-_-", "a\nbc", "YWJjZGVmZ2hpams", "A=", "+/"} {
+		f.Add(s)
+	}
+	std := base64.RawURLEncoding.Strict()
+	f.Fuzz(func(t *testing.T, src string) {
+		want, err := std.DecodeString(src)
+		stdOK := err == nil && !strings.ContainsAny(src, "\r\n")
+		n := Base64URLLen(len(src))
+		if n < 0 {
+			if stdOK {
+				t.Fatalf("%q: length refused, stdlib decodes it", src)
+			}
+			return
+		}
+		got := make([]byte, n)
+		ok := DecodeBase64URL(got, src)
+		if ok != stdOK || (ok && !bytes.Equal(got, want)) {
+			t.Fatalf("%q: ours %v %x, stdlib %v %x", src, ok, got, stdOK, want)
+		}
+		got2 := make([]byte, n)
+		if ok2 := DecodeBase64URLBytesExact(got2, []byte(src)); ok2 != ok || (ok && !bytes.Equal(got2, got)) {
+			t.Fatalf("%q: []byte source %v %x, string source %v %x", src, ok2, got2, ok, got)
+		}
+		if n > 0 && DecodeBase64URLExact(make([]byte, n-1), src) {
+			t.Fatalf("%q: exact decode accepted a short destination", src)
+		}
+	})
 }
