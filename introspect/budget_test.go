@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -202,5 +203,58 @@ func TestCallerContextBoundsOnlyItsWait(t *testing.T) {
 	}
 	if e.calls() != 1 {
 		t.Fatalf("%d calls, want 1 (the call went on)", e.calls())
+	}
+}
+
+// pauseOnMiss is an Observer that holds the first caller reporting a
+// cache miss after arm, so a test can land a flight while that caller
+// stands between its cache lookup and the flights.
+type pauseOnMiss struct {
+	*counter
+	armed   atomic.Bool
+	paused  chan struct{}
+	release chan struct{}
+}
+
+func (p *pauseOnMiss) ObserveCache(e CacheEvent) {
+	p.counter.ObserveCache(e)
+	if !e.Hit && p.armed.CompareAndSwap(true, false) {
+		close(p.paused)
+		<-p.release
+	}
+}
+
+// TestNoSecondCallWhileTheFlightLands: a caller that missed the cache just
+// before the call in flight cached its answer and left must find that
+// answer, not start a second call (the flight caches, then leaves: a caller
+// that looked at the cache before and at the flights after saw neither).
+func TestNoSecondCallWhileTheFlightLands(t *testing.T) {
+	e := newEnv(t, oauthtest.OpaqueRandom)
+	obs := &pauseOnMiss{counter: newCounter(), paused: make(chan struct{}), release: make(chan struct{})}
+	cfg := e.config()
+	cfg.Observer = obs
+	s := e.source(cfg)
+	tok := e.token()
+	hold := make(chan struct{})
+	e.srv.SetFault(oauthtest.EndpointIntrospect, oauthtest.Fault{Wait: hold})
+	first := make(chan error, 1)
+	go func() { _, err := s.Introspect(context.Background(), tok); first <- err }()
+	waitFor(t, func() bool { return e.calls() == 1 })
+	// The late caller misses the cache and is held there...
+	obs.armed.Store(true)
+	late := make(chan error, 1)
+	go func() { _, err := s.Introspect(context.Background(), tok); late <- err }()
+	<-obs.paused
+	// ...while the flight lands: answer cached, flight gone.
+	close(hold)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	close(obs.release)
+	if err := <-late; err != nil {
+		t.Fatal(err)
+	}
+	if n := e.calls(); n != 1 {
+		t.Fatalf("%d calls, want 1: the late caller started a second call", n)
 	}
 }

@@ -153,6 +153,17 @@ func (s *Source) shared(ctx context.Context, k key, token string, now time.Time)
 	s.mu.Lock()
 	f, joined := s.inflight[k]
 	if !joined {
+		// A flight may have cached its answer and left between the
+		// caller's cache lookup and this lock (run caches before it
+		// deletes the flight): look again, or the token makes a second
+		// call.
+		if e, ok := s.cache.get(&k, now.UnixNano()); ok {
+			s.mu.Unlock()
+			if e.res != nil {
+				return e.res, nil
+			}
+			return nil, e.err
+		}
 		if ok, limit, retry := s.budget.acquire(now); !ok {
 			s.mu.Unlock()
 			s.cfg.Observer.ObserveBudget(BudgetEvent{Source: s.cfg.Name, Limit: limit})
