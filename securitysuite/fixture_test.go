@@ -464,6 +464,35 @@ func (f *fixture) waitFetch(t testing.TB, ok func(jwkscache.FetchEvent) bool) jw
 	}
 }
 
+// advanceUntilFetch advances the clock by d until a fetch matching ok is
+// reported, as often as needed: the key cache arms its next timer after it
+// reports a fetch and re-plans when a fetch (an unknown kid's) completes, so
+// a single Advance can come before the timer it should fire exists. For
+// recoveries only, where advancing further changes nothing the test checks.
+func (f *fixture) advanceUntilFetch(t testing.TB, d time.Duration, ok func(jwkscache.FetchEvent) bool) jwkscache.FetchEvent {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		f.clk.Advance(d)
+		wait := time.NewTimer(100 * time.Millisecond)
+		for waiting := true; waiting; {
+			select {
+			case e := <-f.fetches:
+				if ok(e) {
+					wait.Stop()
+					return e
+				}
+			case <-wait.C:
+				waiting = false
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no matching JWKS fetch")
+			return jwkscache.FetchEvent{}
+		}
+	}
+}
+
 // drainFetches forgets the fetch events reported so far.
 func (f *fixture) drainFetches() {
 	for {

@@ -143,8 +143,8 @@ func m2Refused(t *testing.T, f *fixture, tr transport, class jwkscache.ErrorClas
 	}
 	f.checkToken(t, tr, "keys_unavailable", f.mint(t, mint...), unavail)
 	f.drainFetches()
-	f.clk.Advance(2 * jwkscache.DefaultBackoffMax) // the scheduled retry
-	if e := f.waitFetch(t, func(e jwkscache.FetchEvent) bool { return true }); e.Class != class {
+	// The scheduled retry (advanced until it runs).
+	if e := f.advanceUntilFetch(t, 2*jwkscache.DefaultBackoffMax, func(jwkscache.FetchEvent) bool { return true }); e.Class != class {
 		t.Fatalf("retry class %s, want %s", e.Class, class)
 	}
 	f.checkToken(t, tr, "still_keys_unavailable", f.mint(t, mint...), unavail)

@@ -950,8 +950,7 @@ func runB13a(t *testing.T, _ *fixture, tr transport) {
 			f.iss.ClearFault(oauthtest.EndpointDiscovery)
 			f.iss.SetDiscoveryExtra(nil)
 			f.drainFetches()
-			f.clk.Advance(2 * jwkscache.DefaultBackoffMax)
-			f.waitFetch(t, func(e jwkscache.FetchEvent) bool { return e.Class == jwkscache.ClassOK })
+			f.advanceUntilFetch(t, 2*jwkscache.DefaultBackoffMax, func(e jwkscache.FetchEvent) bool { return e.Class == jwkscache.ClassOK })
 			f.checkToken(t, tr, "recovered", f.mint(t), accept)
 		})
 	}
@@ -980,8 +979,7 @@ func runB13a(t *testing.T, _ *fixture, tr transport) {
 			// retry (backoff, at most a minute) fetches the keys.
 			f.iss.ClearFault(oauthtest.EndpointJWKS)
 			f.drainFetches()
-			f.clk.Advance(2 * jwkscache.DefaultBackoffMax)
-			f.waitFetch(t, func(e jwkscache.FetchEvent) bool { return e.Class == jwkscache.ClassOK })
+			f.advanceUntilFetch(t, 2*jwkscache.DefaultBackoffMax, func(e jwkscache.FetchEvent) bool { return e.Class == jwkscache.ClassOK })
 			f.checkToken(t, tr, "recovered", f.mint(t), accept)
 		})
 	}
@@ -1005,8 +1003,7 @@ func runB13aStale(t *testing.T, tr transport) {
 	f.checkToken(t, tr, "new_token_beyond_MaxStaleness", f.mint(t), unavail)
 	f.iss.ClearFault(oauthtest.EndpointJWKS)
 	f.drainFetches()
-	f.clk.Advance(2 * jwkscache.DefaultBackoffMax)
-	f.waitFetch(t, func(e jwkscache.FetchEvent) bool { return e.Class == jwkscache.ClassOK })
+	f.advanceUntilFetch(t, 2*jwkscache.DefaultBackoffMax, func(e jwkscache.FetchEvent) bool { return e.Class == jwkscache.ClassOK })
 	f.checkToken(t, tr, "recovered", tok, accept)
 }
 
