@@ -91,7 +91,7 @@ func compileRouting(ic *IssuerConfig, is *issuer) error {
 		if strings.Contains(ic.Issuer, tenantPlaceholder) {
 			return fmt.Errorf("Mode %s cannot be used with a %s issuer template", ic.Mode, tenantPlaceholder)
 		}
-		if ic.OpaquePrefix != "" && !validOpaquePrefix(ic.OpaquePrefix) {
+		if ic.OpaquePrefix != "" && !ValidOpaquePrefix(ic.OpaquePrefix) {
 			return fmt.Errorf("OpaquePrefix %q must be 1 to 32 b64token characters without a dot", ic.OpaquePrefix)
 		}
 	default:
@@ -101,9 +101,11 @@ func compileRouting(ic *IssuerConfig, is *issuer) error {
 	return nil
 }
 
-// validOpaquePrefix: 1 to 32 RFC 6750 b64token characters (no "=", no
-// "."): a prefix with a dot could make an opaque token look like a JWS.
-func validOpaquePrefix(p string) bool {
+// ValidOpaquePrefix reports whether p can be an IssuerConfig.OpaquePrefix:
+// 1 to 32 RFC 6750 b64token characters (no "=", no "."): a prefix with a
+// dot could make an opaque token look like a JWS. For configuration
+// loaders that report errors before New.
+func ValidOpaquePrefix(p string) bool {
 	if p == "" || len(p) > 32 {
 		return false
 	}

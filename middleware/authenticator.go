@@ -413,9 +413,16 @@ func (a *Authenticator) forbidden(r *http.Request, p *jwtverify.Principal, err e
 // challenge builds `Bearer realm="..", error="..", error_description=".."
 // [, scope=".."][, resource_metadata=".."]`.
 func (a *Authenticator) challenge(code, desc, scope string) string {
+	return buildChallenge(a.realmParam, code, desc, scope, a.suffix)
+}
+
+// buildChallenge builds `<prefix>, error="<code>"[, error_description=".."]
+// [, scope=".."]<suffix>` for either scheme (prefix `Bearer realm=".."` or
+// `DPoP algs=".."`; suffix the resource_metadata parameter or "").
+func buildChallenge(prefix, code, desc, scope, suffix string) string {
 	var b strings.Builder
-	b.Grow(len(a.realmParam) + len(code) + len(desc) + len(scope) + len(a.suffix) + 48)
-	b.WriteString(a.realmParam)
+	b.Grow(len(prefix) + len(code) + len(desc) + len(scope) + len(suffix) + 48)
+	b.WriteString(prefix)
 	b.WriteString(`, error="`)
 	b.WriteString(code)
 	b.WriteString(`"`)
@@ -427,7 +434,7 @@ func (a *Authenticator) challenge(code, desc, scope string) string {
 		b.WriteString(", scope=")
 		b.WriteString(quote(scope))
 	}
-	b.WriteString(a.suffix)
+	b.WriteString(suffix)
 	return b.String()
 }
 

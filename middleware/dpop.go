@@ -68,22 +68,7 @@ func (a *Authenticator) initDPoP(c *dpop.Checker) error {
 // challenge builds `DPoP algs="..", error="..", error_description=".."
 // [, scope=".."][, resource_metadata=".."]`.
 func (d *dpopState) challenge(code, desc, scope string) string {
-	var b strings.Builder
-	b.Grow(len(d.prefix) + len(code) + len(desc) + len(scope) + len(d.suffix) + 48)
-	b.WriteString(d.prefix)
-	b.WriteString(`, error="`)
-	b.WriteString(code)
-	b.WriteString(`"`)
-	if desc != "" {
-		b.WriteString(", error_description=")
-		b.WriteString(quote(desc))
-	}
-	if scope != "" {
-		b.WriteString(", scope=")
-		b.WriteString(quote(scope))
-	}
-	b.WriteString(d.suffix)
-	return b.String()
+	return buildChallenge(d.prefix, code, desc, scope, d.suffix)
 }
 
 // cutDPoP returns the token of a DPoP-scheme value, with the rules of

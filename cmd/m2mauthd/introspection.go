@@ -130,7 +130,7 @@ func buildIntrospection(file, field string, n *yaml.Node, iy *introspectionYAML,
 		}
 		return p, nil, errs
 	}
-	if iy.OpaquePrefix != "" && !validOpaquePrefix(iy.OpaquePrefix) {
+	if iy.OpaquePrefix != "" && !jwtverify.ValidOpaquePrefix(iy.OpaquePrefix) {
 		perr("opaque_prefix", "must be 1 to 32 b64token characters (letters, digits, - _ ~ + /) without a dot")
 	}
 	for _, f := range []struct {
@@ -366,22 +366,6 @@ func validEnvName(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
-// validOpaquePrefix mirrors jwtverify's rule: 1 to 32 RFC 6750 b64token
-// characters without "=" or ".".
-func validOpaquePrefix(p string) bool {
-	if p == "" || len(p) > 32 {
-		return false
-	}
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			c == '-' || c == '_' || c == '~' || c == '+' || c == '/') {
 			return false
 		}
 	}
